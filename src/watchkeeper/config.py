@@ -1,0 +1,178 @@
+"""Settings: one declared table, read in one place.
+
+Precedence: CLI flag > environment (``WATCHKEEPER_<NAME>``) > config file (TOML) > default. Nothing else in the
+package reads ``os.environ``. Every setting has a safe default and a line of help; ``docs/configuration.md`` is
+generated from this table (``watchkeeper config --markdown``) and a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    name: str
+    type: type
+    default: Any
+    help: str
+
+    @property
+    def env(self) -> str:
+        return "WATCHKEEPER_" + self.name.upper()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "data_dir", str, "./watchkeeper-data", "Directory for the embedded SQLite store; nothing is written outside it."
+    ),
+    Setting(
+        "database_url",
+        str,
+        "",
+        "SQLAlchemy URL of the store, e.g. postgresql+psycopg://user@host/db. Empty: SQLite in data_dir.",
+    ),
+    Setting("host", str, "127.0.0.1", "Address the server listens on."),
+    Setting("port", int, 4319, "Port the server listens on (HTTP API, OTLP/HTTP at /v1/traces, web pages, /metrics)."),
+    Setting(
+        "max_body_bytes",
+        int,
+        16 * 1024 * 1024,
+        "Largest request body accepted, before and after decompression (413 above it).",
+    ),
+    Setting(
+        "max_string_chars",
+        int,
+        1_000_000,
+        "Longest single string accepted in a record (messages, arguments, attributes).",
+    ),
+    Setting("max_depth", int, 32, "Deepest nesting accepted in tool arguments, results and attribute values."),
+    Setting("max_future_s", int, 3600, "How far in the future a record's timestamp may lie before it is rejected."),
+    Setting(
+        "queue_max_records", int, 200_000, "Records waiting for the writer before ingest answers 429 with Retry-After."
+    ),
+    Setting("commit_max_records", int, 20_000, "Most records the writer commits in one transaction (group commit)."),
+    Setting(
+        "sqlite_synchronous",
+        str,
+        "normal",
+        "SQLite synchronous mode: 'normal' survives a killed process; 'full' also survives power loss.",
+    ),
+    Setting(
+        "prices_file",
+        str,
+        "",
+        "TOML file of extra model prices (USD per million tokens) merged over the built-in table.",
+    ),
+    Setting("log_level", str, "info", "Server log level: debug, info, warning, error."),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: str = "./watchkeeper-data"
+    database_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 4319
+    max_body_bytes: int = 16 * 1024 * 1024
+    max_string_chars: int = 1_000_000
+    max_depth: int = 32
+    max_future_s: int = 3600
+    queue_max_records: int = 200_000
+    commit_max_records: int = 20_000
+    sqlite_synchronous: str = "normal"
+    prices_file: str = ""
+    log_level: str = "info"
+
+    @property
+    def url(self) -> str:
+        """The store's SQLAlchemy URL: the configured one, or SQLite in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{Path(self.data_dir).resolve() / 'watchkeeper.db'}"
+
+
+def _coerce(setting: Setting, value: Any, origin: str) -> Any:
+    if setting.type is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{origin}: {setting.name} must be an integer")
+        try:
+            v = int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{origin}: {setting.name} must be an integer") from None
+        if v < 0:
+            raise ConfigError(f"{origin}: {setting.name} must not be negative")
+        return v
+    if not isinstance(value, str):
+        raise ConfigError(f"{origin}: {setting.name} must be a string")
+    return value
+
+
+def _validate(values: dict[str, Any]) -> None:
+    if values["sqlite_synchronous"] not in ("normal", "full"):
+        raise ConfigError("sqlite_synchronous must be 'normal' or 'full'")
+    if values["log_level"] not in ("debug", "info", "warning", "error"):
+        raise ConfigError("log_level must be one of debug, info, warning, error")
+    if not 0 < values["port"] < 65536:
+        raise ConfigError("port must be between 1 and 65535")
+    for name in ("max_body_bytes", "max_string_chars", "max_depth", "queue_max_records", "commit_max_records"):
+        if values[name] <= 0:
+            raise ConfigError(f"{name} must be positive")
+
+
+def load_settings(
+    config_file: str | os.PathLike[str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Settings from defaults, then the config file, then the environment, then explicit overrides (CLI flags)."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {s.name: s.default for s in SETTINGS}
+    path = config_file or env.get("WATCHKEEPER_CONFIG")
+    if path:
+        try:
+            with open(path, "rb") as f:
+                doc = tomllib.load(f)
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} does not exist") from None
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
+        section = doc.get("watchkeeper", doc)
+        for key, value in section.items():
+            if isinstance(value, dict):
+                continue  # other sections belong to other rooms (pricing, redaction, ...)
+            if key not in _BY_NAME:
+                raise ConfigError(f"config file {path}: unknown setting {key!r}; see docs/configuration.md")
+            values[key] = _coerce(_BY_NAME[key], value, f"config file {path}")
+    for s in SETTINGS:
+        if s.env in env:
+            values[s.name] = _coerce(s, env[s.env], f"environment variable {s.env}")
+    for key, value in (overrides or {}).items():
+        if value is None:
+            continue
+        if key not in _BY_NAME:
+            raise ConfigError(f"unknown setting {key!r}")
+        values[key] = _coerce(_BY_NAME[key], value, f"option --{key.replace('_', '-')}")
+    _validate(values)
+    return Settings(**values)
+
+
+def settings_markdown() -> str:
+    """The settings table as Markdown, for docs/configuration.md."""
+    lines = [
+        "| setting | environment variable | default | meaning |",
+        "| --- | --- | --- | --- |",
+    ]
+    for s in SETTINGS:
+        default = repr(s.default) if s.type is str else str(s.default)
+        lines.append(f"| `{s.name}` | `{s.env}` | `{default}` | {s.help} |")
+    return "\n".join(lines) + "\n"

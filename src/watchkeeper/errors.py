@@ -1,0 +1,75 @@
+"""Errors a user can see, in one tree.
+
+    WatchkeeperError
+    ├── ConfigError            a setting or the config file is wrong (raised at start-up)
+    ├── InputError             a request, file or record is malformed; HTTP 400/422
+    │   ├── PayloadTooLarge    a body or a decompressed body exceeds the limit; HTTP 413
+    │   └── UnsupportedMediaType  neither protobuf nor JSON; HTTP 415
+    ├── NotFound               the thing asked for does not exist; HTTP 404
+    ├── Overloaded             the ingest queue is full; HTTP 429 with Retry-After
+    └── StorageError           the store refused or failed a write; HTTP 503
+
+Every message says what was wrong and what to do. No message ever contains payload text: errors name the field and
+the rule that failed (``records.RecordError`` carries exactly those two).
+"""
+
+from __future__ import annotations
+
+
+class WatchkeeperError(Exception):
+    status = 500
+    title = "Internal error"
+    type_slug = "internal"
+
+
+class ConfigError(WatchkeeperError):
+    status = 500
+    title = "Invalid configuration"
+    type_slug = "invalid-config"
+
+
+class InputError(WatchkeeperError):
+    status = 400
+    title = "Invalid input"
+    type_slug = "invalid-input"
+
+    def __init__(self, detail: str, *, field: str | None = None, status: int | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.field = field
+        if status is not None:
+            self.status = status
+
+
+class PayloadTooLarge(InputError):
+    status = 413
+    title = "Payload too large"
+    type_slug = "payload-too-large"
+
+
+class UnsupportedMediaType(InputError):
+    status = 415
+    title = "Unsupported media type"
+    type_slug = "unsupported-media-type"
+
+
+class NotFound(WatchkeeperError):
+    status = 404
+    title = "Not found"
+    type_slug = "not-found"
+
+
+class Overloaded(WatchkeeperError):
+    status = 429
+    title = "Ingest queue full"
+    type_slug = "overloaded"
+
+    def __init__(self, detail: str, *, retry_after_s: int = 1) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s
+
+
+class StorageError(WatchkeeperError):
+    status = 503
+    title = "Storage unavailable"
+    type_slug = "storage-unavailable"

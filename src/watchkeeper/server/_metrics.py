@@ -1,0 +1,153 @@
+"""Prometheus metrics: the server's own ingest health and the monitored application's infra metrics.
+
+Label values that come from users (model and tool names) are capped: past ``MAX_LABEL_VALUES`` distinct values per
+label, new ones are counted under ``other``, so cardinality stays bounded whatever the traffic sends.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from ..records import Span, SpanKind, Status
+
+MAX_LABEL_VALUES = 50
+_COMMIT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+_LLM_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0)
+
+
+class _Capped:
+    """Maps raw label values onto at most ``limit`` distinct ones plus ``other``."""
+
+    def __init__(self, limit: int = MAX_LABEL_VALUES) -> None:
+        self.limit = limit
+        self.seen: set[str] = set()
+        self.lock = threading.Lock()
+
+    def __call__(self, value: str | None) -> str:
+        if not value:
+            return "unknown"
+        if value in self.seen:
+            return value
+        with self.lock:
+            if len(self.seen) < self.limit:
+                self.seen.add(value)
+                return value
+        return "other"
+
+
+class Metrics(Collector):
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.records = Counter(
+            "watchkeeper_ingest_records_total",
+            "Records received by ingest, by source, record type and outcome (accepted, rejected, dropped).",
+            ["source", "record", "outcome"],
+            registry=r,
+        )
+        self.requests = Counter(
+            "watchkeeper_ingest_requests_total",
+            "Ingest requests by route and HTTP status code.",
+            ["route", "code"],
+            registry=r,
+        )
+        self.commit_seconds = Histogram(
+            "watchkeeper_store_commit_seconds",
+            "Time to commit one group of batches to the store.",
+            buckets=_COMMIT_BUCKETS,
+            registry=r,
+        )
+        self.commit_records = Counter(
+            "watchkeeper_store_committed_records_total", "Records committed to the store.", registry=r
+        )
+        self.llm_latency = Histogram(
+            "watchkeeper_llm_request_duration_seconds",
+            "Latency of the monitored application's LLM calls, by model.",
+            ["model"],
+            buckets=_LLM_BUCKETS,
+            registry=r,
+        )
+        self.llm_tokens = Counter(
+            "watchkeeper_llm_tokens_total",
+            "Tokens used by the monitored application's LLM calls, by model and type (input, output, cached_input).",
+            ["model", "type"],
+            registry=r,
+        )
+        self.llm_calls = Counter(
+            "watchkeeper_llm_requests_total",
+            "LLM calls of the monitored application, by model and status.",
+            ["model", "status"],
+            registry=r,
+        )
+        self.tool_calls = Counter(
+            "watchkeeper_tool_calls_total",
+            "Tool and MCP calls of the monitored application, by tool and outcome (ok, error).",
+            ["tool", "outcome"],
+            registry=r,
+        )
+        self._model = _Capped()
+        self._tool = _Capped()
+        self._depth: Callable[[], int] = lambda: 0
+        self._capacity: Callable[[], int] = lambda: 0
+        self._cache_in: dict[str, int] = defaultdict(int)
+        self._cache_hit: dict[str, int] = defaultdict(int)
+        r.register(self)
+
+    def bind_queue(self, depth: Callable[[], int], capacity: Callable[[], int]) -> None:
+        self._depth = depth
+        self._capacity = capacity
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        yield GaugeMetricFamily(
+            "watchkeeper_ingest_queue_depth", "Records waiting for the writer.", value=self._depth()
+        )
+        yield GaugeMetricFamily(
+            "watchkeeper_ingest_queue_capacity",
+            "Records the queue holds before ingest answers 429.",
+            value=self._capacity(),
+        )
+        ratio = GaugeMetricFamily(
+            "watchkeeper_llm_prompt_cache_hit_ratio",
+            "Share of input tokens served from the provider's prompt cache since start, by model.",
+            labels=["model"],
+        )
+        for model, total in list(self._cache_in.items()):
+            if total:
+                ratio.add_metric([model], self._cache_hit[model] / total)
+        yield ratio
+
+    def observe_spans(self, spans: Iterable[Span]) -> None:
+        """Count the application's infra metrics from accepted spans (aggregated per batch: cheap)."""
+        tokens: dict[tuple[str, str], int] = defaultdict(int)
+        calls: dict[tuple[str, str], int] = defaultdict(int)
+        tools: dict[tuple[str, str], int] = defaultdict(int)
+        for s in spans:
+            if s.llm is not None and s.kind in (SpanKind.LLM, SpanKind.EMBEDDING):
+                model = self._model(s.llm.response_model or s.llm.request_model)
+                calls[(model, s.status.value)] += 1
+                self.llm_latency.labels(model).observe((s.end_time_ns - s.start_time_ns) / 1e9)
+                u = s.llm.usage
+                if u.input_tokens:
+                    tokens[(model, "input")] += u.input_tokens
+                    self._cache_in[model] += u.input_tokens
+                if u.output_tokens:
+                    tokens[(model, "output")] += u.output_tokens
+                if u.cached_input_tokens:
+                    tokens[(model, "cached_input")] += u.cached_input_tokens
+                    self._cache_hit[model] += u.cached_input_tokens
+            elif s.tool is not None or s.kind in (SpanKind.TOOL, SpanKind.MCP):
+                name = self._tool(s.tool.name if s.tool else s.name)
+                failed = s.status is Status.ERROR or (s.tool is not None and s.tool.is_error is True)
+                tools[(name, "error" if failed else "ok")] += 1
+        for (m, t), n in tokens.items():
+            self.llm_tokens.labels(m, t).inc(n)
+        for (m, st), n in calls.items():
+            self.llm_calls.labels(m, st).inc(n)
+        for (t, o), n in tools.items():
+            self.tool_calls.labels(t, o).inc(n)

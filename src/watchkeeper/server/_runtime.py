@@ -1,0 +1,96 @@
+"""What a running server holds: settings, the store's engine, the writer, the pipeline and the metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from ..config import Settings
+from ..errors import InputError
+from ..pipeline import Batch, Context, Processor, default_chain, run_chain
+from ..records import Feedback, RecordError, Span
+from ..store import CommitStats, RowBatch, Writer, make_engine, migrate, optimize
+from ..store._codec import feedback_row, span_row
+from ._metrics import Metrics
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    spans: int
+    feedback: int
+
+
+class Runtime:
+    def __init__(self, settings: Settings, *, engine: Engine | None = None, metrics: Metrics | None = None) -> None:
+        self.settings = settings
+        self.engine = engine or make_engine(settings.url, sqlite_synchronous=settings.sqlite_synchronous)
+        self.metrics = metrics or Metrics()
+        self.chain: list[Processor] = default_chain(settings)
+        self.writer = Writer(
+            self.engine,
+            queue_max_records=settings.queue_max_records,
+            commit_max_records=settings.commit_max_records,
+            on_commit=self._on_commit,
+        )
+        self.metrics.bind_queue(lambda: self.writer.depth, lambda: self.writer.capacity)
+        self.started_ns = time.time_ns()
+        self.ready = False
+
+    def start(self) -> None:
+        """Migrate the schema if needed and start the writer."""
+        migrate(self.engine)
+        optimize(self.engine)
+        self.writer.start()
+        self.ready = True
+
+    def stop(self) -> None:
+        self.ready = False
+        self.writer.stop()
+        self.engine.dispose()
+
+    def _on_commit(self, s: CommitStats) -> None:
+        self.metrics.commit_seconds.observe(s.seconds)
+        self.metrics.commit_records.inc(s.records)
+
+    def prepare(self, spans: list[Span], feedback: list[Feedback], source: str, project_id: int = 1) -> RowBatch:
+        """Run the pipeline over decoded records and turn them into rows (CPU work: call it off the event loop)."""
+        now = time.time_ns()
+        ctx = Context(project_id=project_id, source=source, received_ns=now)
+        try:
+            batch = run_chain(self.chain, ctx, Batch(spans=spans, feedback=feedback))
+        except RecordError as e:
+            raise InputError(f"{e.field}: {e.rule}", field=e.field) from None
+        dropped = sum(batch.dropped.values())
+        if dropped:
+            self.metrics.records.labels(source, "span", "dropped").inc(dropped)
+        rows = RowBatch(
+            span_rows=[span_row(s, project_id, now, p) for s, p in zip(batch.spans, batch.payloads, strict=True)],
+            feedback_rows=[feedback_row(f, project_id, now) for f in batch.feedback],
+        )
+        return rows
+
+    async def ingest(self, spans: list[Span], feedback: list[Feedback], source: str) -> Accepted:
+        """Process and durably store records; returns only after the commit (acknowledge after commit)."""
+        try:
+            rows = await asyncio.to_thread(self.prepare, spans, feedback, source)
+        except InputError:
+            self.metrics.records.labels(source, "span", "rejected").inc(len(spans))
+            self.metrics.records.labels(source, "feedback", "rejected").inc(len(feedback))
+            raise
+        fut = self.writer.submit(rows)  # raises Overloaded at once when the queue is full
+        await asyncio.wrap_future(fut)
+        self.metrics.records.labels(source, "span", "accepted").inc(len(rows.span_rows))
+        if rows.feedback_rows:
+            self.metrics.records.labels(source, "feedback", "accepted").inc(len(rows.feedback_rows))
+        self.metrics.observe_spans(spans)
+        return Accepted(spans=len(rows.span_rows), feedback=len(rows.feedback_rows))
+
+    def ingest_sync(self, spans: list[Span], feedback: list[Feedback], source: str, timeout: float = 120.0) -> Accepted:
+        """The same as :meth:`ingest` for callers without an event loop (replay, tests)."""
+        rows = self.prepare(spans, feedback, source)
+        self.writer.submit(rows).result(timeout)
+        self.metrics.observe_spans(spans)
+        return Accepted(spans=len(rows.span_rows), feedback=len(rows.feedback_rows))

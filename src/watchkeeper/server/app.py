@@ -1,0 +1,95 @@
+"""The ASGI application: API, OTLP receiver, web pages, /metrics, /healthz and /readyz."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from .. import __version__
+from ..config import Settings
+from . import _problems, api, pages
+from ._runtime import Runtime
+from ._schemas import FeedbackIn, IngestBody, SpanIn
+
+log = logging.getLogger("watchkeeper.server")
+
+
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
+    """The server application. The runtime (store, writer) starts with the app's lifespan."""
+    rt = runtime or Runtime(settings or Settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        rt.start()
+        log.info("ready", extra={"event": "ready"})
+        try:
+            yield
+        finally:
+            rt.stop()
+
+    app = FastAPI(
+        title="Watchkeeper",
+        version=__version__,
+        description="Monitoring for LLM applications and agents: ingest traces (OTLP or JSON), query them, "
+        "and watch the application's health.",
+        lifespan=lifespan,
+    )
+    app.state.runtime = rt
+    _problems.install(app)
+    app.include_router(api.router)
+    app.include_router(pages.router)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], responses={503: {"description": "Not ready"}})
+    def readyz() -> JSONResponse:
+        """The store answers and the writer runs."""
+        if not rt.ready:
+            return JSONResponse({"status": "starting"}, status_code=503)
+        try:
+            with rt.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as e:
+            log.error("readiness check failed: %s", type(e).__name__)
+            return JSONResponse({"status": "store unavailable"}, status_code=503)
+        return JSONResponse({"status": "ready", "queue_depth": rt.writer.depth})
+
+    @app.get("/metrics", tags=["health"], response_class=Response)
+    def metrics() -> Response:
+        """Prometheus exposition: ingest health and the monitored application's infra metrics."""
+        return Response(generate_latest(rt.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        comps = schema.setdefault("components", {}).setdefault("schemas", {})
+        for model in (IngestBody, SpanIn, FeedbackIn):
+            js = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            comps.update(js.pop("$defs", {}))
+            comps[model.__name__] = js
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+    @app.middleware("http")
+    async def count_ingest(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        path = request.url.path
+        if path in ("/v1/traces", "/api/v1/ingest"):
+            rt.metrics.requests.labels(path, str(response.status_code)).inc()
+        return response
+
+    return app

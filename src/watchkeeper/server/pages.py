@@ -1,0 +1,253 @@
+"""Web pages, rendered on the server (Jinja2, autoescaped) with htmx for partial updates. Thin: parse, query, render.
+
+Routes:
+    /                                   → /traces
+    /traces                             traces, newest first, with filters and cursor pagination
+    /traces/table                       the traces table alone (htmx live refresh)
+    /traces/{trace_id}[?span=ID]        one trace: totals, span tree with waterfall, the selected span's panel
+    /traces/{trace_id}/spans/{span_id}  the span panel alone (htmx); a plain request is sent to the full page
+    /sessions                           sessions, most recently active first
+    /sessions/{session_id}              a session as a conversation, one trace per turn
+    /static/{name}                      the stylesheet, htmx and the page script
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Mapping
+from functools import cache, wraps
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import jinja2
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException
+
+from .. import __version__
+from ..errors import InputError, NotFound, WatchkeeperError
+from ..records import SpanKind, check_hex_id
+from ..store import queries
+from . import _views as v
+from ._runtime import Runtime
+
+router = APIRouter(include_in_schema=False)
+
+# Data never becomes markup: autoescape everywhere, no inline script, styles only in attributes we write.
+_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+_HEADERS = {
+    "Content-Security-Policy": _CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+_STATIC_TYPES = {
+    "style.css": "text/css; charset=utf-8",
+    "app.js": "text/javascript; charset=utf-8",
+    "htmx.min.js": "text/javascript; charset=utf-8",
+}
+KINDS = [k.value for k in SpanKind]
+
+
+@cache
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(v.FILTERS)
+    env.globals.update(
+        version=__version__,
+        static=_static_url,
+        feedback_value=v.feedback_value,
+        trace_duration_ms=v.trace_duration_ms,
+        kinds=KINDS,
+    )
+    return env
+
+
+def _rt(request: Request) -> Runtime:
+    rt: Runtime = request.app.state.runtime
+    return rt
+
+
+def _is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def _render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    context.update(
+        request=request,
+        demo=bool(getattr(request.app.state, "demo", False)),
+        now_ns=time.time_ns(),
+        path=request.url.path,
+    )
+    html = _env().get_template(template).render(context)
+    return HTMLResponse(html, status_code=status, headers=_HEADERS)
+
+
+def _error_page(request: Request, exc: WatchkeeperError) -> HTMLResponse:
+    status = exc.status if exc.status in (400, 404) else 500
+    detail = str(exc) if status < 500 else "the server failed to show this page; it has been logged"
+    if _is_htmx(request):
+        return _render(request, "_error.html", status, title=exc.title, detail=detail)
+    return _render(request, "error.html", status, title=exc.title, detail=detail)
+
+
+def _page(fn: Callable[..., Response]) -> Callable[..., Response]:
+    """Show input and not-found errors as pages, not as the API's problem documents."""
+
+    @wraps(fn)
+    def wrapper(request: Request, *args: Any, **kwargs: Any) -> Response:
+        try:
+            return fn(request, *args, **kwargs)
+        except (InputError, NotFound) as e:
+            return _error_page(request, e)
+
+    return wrapper
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@router.get("/")
+def home() -> RedirectResponse:
+    return RedirectResponse("/traces", status_code=307)
+
+
+def _traces_context(request: Request, q: v.TraceQuery) -> dict[str, Any]:
+    now = time.time_ns()
+    engine = _rt(request).engine
+    error: str | None = None
+    traces: list[queries.TraceSummary] = []
+    nxt: str | None = None
+    try:
+        traces, nxt = v.find_traces(engine, q.criteria(now), limit=q.limit, cursor=q.cursor or None)
+    except InputError as e:
+        error = str(e)
+    empty_store = not traces and not queries.list_spans(engine, queries.SpanFilter(), limit=1).spans
+    return {
+        "q": q,
+        "traces": traces,
+        "next_url": q.url(cursor=nxt) if nxt else None,
+        "newest_url": q.url(cursor=None) if q.cursor else None,
+        "live_url": q.url("/traces/table"),
+        "error": error,
+        "empty_store": empty_store,
+        "base_url": str(request.base_url).rstrip("/"),
+        "ranges": v.RANGE_LABELS,
+        "statuses": v.STATUSES,
+        "text_filters": v.TEXT_FILTERS,
+        "updated_ns": now,
+    }
+
+
+@router.get("/traces")
+@_page
+def traces_page(request: Request) -> Response:
+    q = v.TraceQuery.parse(request.query_params)
+    ctx = _traces_context(request, q)
+    return _render(request, "traces.html", 400 if ctx["error"] else 200, **ctx)
+
+
+@router.get("/traces/table")
+@_page
+def traces_table(request: Request) -> Response:
+    q = v.TraceQuery.parse(request.query_params)
+    if not _is_htmx(request):
+        return RedirectResponse(q.url(), status_code=303)
+    ctx = _traces_context(request, q)
+    return _render(request, "_traces_table.html", 400 if ctx["error"] else 200, **ctx)
+
+
+def _load_trace(request: Request, trace_id: str) -> tuple[list[Any], list[Any]]:
+    engine = _rt(request).engine
+    trace = queries.get_trace(engine, trace_id)
+    return trace, queries.trace_feedback(engine, trace[0].trace_id)
+
+
+@router.get("/traces/{trace_id}")
+@_page
+def trace_page(request: Request, trace_id: str) -> Response:
+    trace, feedback = _load_trace(request, trace_id)
+    selected = request.query_params.get("span")
+    view = v.trace_view(trace, feedback, selected)
+    return _render(request, "trace.html", view=view, panel=view.selected)
+
+
+@router.get("/traces/{trace_id}/spans/{span_id}")
+@_page
+def span_panel(request: Request, trace_id: str, span_id: str) -> Response:
+    try:
+        sid = check_hex_id(span_id, "span_id", 16)
+    except ValueError:
+        raise InputError("span_id must be 16 hex digits", field="span_id") from None
+    if not _is_htmx(request):
+        return RedirectResponse(f"/traces/{trace_id.lower()}?{urlencode({'span': sid})}", status_code=303)
+    trace, feedback = _load_trace(request, trace_id)
+    span = next((s for s in trace if s.span_id == sid), None)
+    if span is None:
+        raise NotFound(f"trace {trace[0].trace_id} has no span {sid}")
+    start = min(s.start_time_ns for s in trace)
+    return _render(request, "_span_panel.html", panel=v.span_panel(trace[0].trace_id, start, span, feedback))
+
+
+@router.get("/sessions")
+@_page
+def sessions_page(request: Request) -> Response:
+    params: Mapping[str, str] = request.query_params
+    rng = params.get("range", "7d")
+    rng = rng if rng in v.RANGES else "7d"
+    subject = params.get("subject", "").strip()
+    seconds = v.RANGES[rng]
+    rows = queries.list_sessions(
+        _rt(request).engine,
+        start_from_ns=None if seconds is None else time.time_ns() - seconds * 1_000_000_000,
+        subject_id=subject or None,
+        limit=200,
+    )
+    return _render(request, "sessions.html", sessions=rows, range=rng, subject=subject, ranges=v.RANGE_LABELS)
+
+
+@router.get("/sessions/{session_id:path}")
+@_page
+def session_page(request: Request, session_id: str) -> Response:
+    engine = _rt(request).engine
+    summaries = queries.session_traces(engine, session_id)
+    turns = [v.turn(t, queries.get_trace(engine, t.trace_id)) for t in summaries]
+    return _render(request, "session.html", session_id=session_id, turns=turns)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Static files: a fixed list, served from the package with an ETag
+
+
+@cache
+def _static(name: str) -> tuple[bytes, str]:
+    data = (resources.files("watchkeeper.server") / "static" / name).read_bytes()
+    return data, '"' + hashlib.sha256(data).hexdigest()[:16] + '"'
+
+
+def _static_url(name: str) -> str:
+    return f"/static/{name}?v={_static(name)[1].strip(chr(34))}"
+
+
+@router.get("/static/{name}")
+def static(request: Request, name: str) -> Response:
+    media_type = _STATIC_TYPES.get(name)
+    if media_type is None:
+        raise HTTPException(404, f"no static file {name!r}")
+    data, etag = _static(name)
+    headers = {"ETag": etag, "Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(data, media_type=media_type, headers=headers)

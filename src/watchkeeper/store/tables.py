@@ -1,0 +1,139 @@
+"""The schema: SQLAlchemy Core tables shared by SQLite and PostgreSQL.
+
+A span is one row. Columns hold the metadata that filters, aggregates and cohorts need, in clear; everything that
+carries content — messages, tool arguments and results, generic input/output, error messages — lives in one
+``payload`` blob (compressed JSON), so later processors can encrypt, purge or erase content without touching the
+metadata the dashboards count. Ids are stored as raw bytes (16 + 8) to keep rows and indexes small.
+
+Changes to this file need an Alembic migration in ``store/migrations/versions``; a test compares the two.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+# Every index leads with project_id, so a query for one project's trace, session or subject matches two equality
+# columns and the planner prefers it to scanning the time index, with or without ANALYZE statistics.
+
+spans = Table(
+    "spans",
+    metadata,
+    Column("id", Integer().with_variant(BigInteger(), "postgresql"), primary_key=True, autoincrement=True),
+    Column("project_id", SmallInteger, nullable=False, default=1),
+    Column("trace_id", LargeBinary(16), nullable=False),
+    Column("span_id", LargeBinary(8), nullable=False),
+    Column("parent_span_id", LargeBinary(8)),
+    Column("name", String(), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("status", String(8), nullable=False),
+    Column("start_ns", BigInteger, nullable=False),
+    Column("end_ns", BigInteger, nullable=False),
+    Column("error_type", String()),
+    Column("error_code", String()),
+    # llm
+    Column("provider", String()),
+    Column("request_model", String()),
+    Column("response_model", String()),
+    Column("input_tokens", Integer),
+    Column("output_tokens", Integer),
+    Column("cached_tokens", Integer),
+    Column("cost_usd", Float),
+    Column("finish_reason", String()),
+    # tool / mcp
+    Column("tool_name", String()),
+    Column("mcp_server", String()),
+    Column("jsonrpc_method", String()),
+    Column("tool_is_error", Boolean),
+    Column("jsonrpc_error_code", Integer),
+    # context
+    Column("session_id", String()),
+    Column("subject_id", String()),
+    Column("account_created_ns", BigInteger),
+    Column("plan_tier", String()),
+    Column("region", String()),
+    Column("client_name", String()),
+    Column("client_version", String()),
+    Column("locale", String()),
+    Column("model_version", String()),
+    Column("prompt_version", String()),
+    Column("skill_version", String()),
+    Column("service_name", String()),
+    Column("source", String(16), nullable=False),
+    Column("schema_version", SmallInteger, nullable=False),
+    Column("attributes", Text),  # JSON object of unmapped attributes (metadata, queryable)
+    Column("payload", LargeBinary),  # compressed JSON of content fields; see store/_codec.py
+    Column("ingested_ns", BigInteger, nullable=False),
+    UniqueConstraint("project_id", "trace_id", "span_id", name="uq_spans_trace_span"),
+)
+
+Index("ix_spans_project_start", spans.c.project_id, spans.c.start_ns)
+Index(
+    "ix_spans_session",
+    spans.c.project_id,
+    spans.c.session_id,
+    spans.c.start_ns,
+    sqlite_where=spans.c.session_id.isnot(None),
+    postgresql_where=spans.c.session_id.isnot(None),
+)
+Index(
+    "ix_spans_subject",
+    spans.c.project_id,
+    spans.c.subject_id,
+    spans.c.start_ns,
+    sqlite_where=spans.c.subject_id.isnot(None),
+    postgresql_where=spans.c.subject_id.isnot(None),
+)
+Index(
+    "ix_spans_roots",
+    spans.c.project_id,
+    spans.c.start_ns,
+    sqlite_where=spans.c.parent_span_id.is_(None),
+    postgresql_where=spans.c.parent_span_id.is_(None),
+)
+
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("id", Integer().with_variant(BigInteger(), "postgresql"), primary_key=True, autoincrement=True),
+    Column("project_id", SmallInteger, nullable=False, default=1),
+    Column("feedback_id", String(), nullable=False),
+    Column("trace_id", LargeBinary(16), nullable=False),
+    Column("span_id", LargeBinary(8)),
+    Column("kind", String(16), nullable=False),
+    Column("time_ns", BigInteger, nullable=False),
+    Column("score", Float),  # thumbs → ±1, score → [0, 1]; null for text kinds
+    Column("session_id", String()),
+    Column("subject_id", String()),
+    Column("source", String(16), nullable=False),
+    Column("schema_version", SmallInteger, nullable=False),
+    Column("payload", LargeBinary),  # compressed JSON: value text, comment
+    Column("ingested_ns", BigInteger, nullable=False),
+    UniqueConstraint("project_id", "feedback_id", name="uq_feedback_id"),
+)
+
+Index("ix_feedback_trace", feedback.c.project_id, feedback.c.trace_id)
+Index("ix_feedback_time", feedback.c.project_id, feedback.c.time_ns)
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", SmallInteger, primary_key=True, autoincrement=False),
+    Column("name", String(), nullable=False, unique=True),
+    Column("created_ns", BigInteger, nullable=False),
+)

@@ -1,0 +1,204 @@
+"""The single writer: one thread per process that commits queued batches in groups.
+
+Ingest calls :meth:`Writer.submit` and waits on the returned future; the future resolves only after the batch's
+rows are committed, so an acknowledged record survives a killed process. Batches that arrive while a commit is
+running are committed together in the next transaction (group commit), which is what makes small requests cheap.
+When the queue holds more than ``queue_max_records`` records, ``submit`` raises :class:`Overloaded` at once: the
+caller answers 429 with ``Retry-After``; nothing is dropped silently.
+
+Inserts are idempotent on (trace id, span id, project): re-sending a batch never duplicates a span. Several server
+processes may share one PostgreSQL; each has its own writer and the unique constraint keeps them consistent.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, Table
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ..errors import Overloaded, StorageError
+from .tables import feedback, spans
+
+log = logging.getLogger("watchkeeper.store.writer")
+
+
+@dataclass(slots=True)
+class RowBatch:
+    """Rows ready to insert, in table order."""
+
+    span_rows: list[dict[str, Any]] = field(default_factory=list)
+    feedback_rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.span_rows) + len(self.feedback_rows)
+
+
+@dataclass(frozen=True, slots=True)
+class CommitStats:
+    records: int
+    batches: int
+    seconds: float
+
+
+class _Insert:
+    """A pre-compiled idempotent INSERT for one table, run through the driver's executemany."""
+
+    def __init__(self, engine: Engine, table: Table) -> None:
+        cols = [c for c in table.columns if c.name != "id"]
+        if engine.dialect.name == "postgresql":
+            stmt: Any = postgresql.insert(table).on_conflict_do_nothing()
+        else:
+            stmt = sqlite.insert(table).on_conflict_do_nothing()
+        compiled = stmt.values({c.name: None for c in cols}).compile(dialect=engine.dialect)
+        self.sql = str(compiled)
+        self.positional = compiled.positional
+        self.order = list(compiled.positiontup or []) if compiled.positional else [c.name for c in cols]
+
+    def params(self, rows: list[dict[str, Any]]) -> list[Any]:
+        if self.positional:
+            order = self.order
+            return [tuple([r[k] for k in order]) for r in rows]
+        return rows
+
+
+class Writer:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        queue_max_records: int = 200_000,
+        commit_max_records: int = 20_000,
+        on_commit: Callable[[CommitStats], None] | None = None,
+    ) -> None:
+        self._engine = engine
+        self._max = queue_max_records
+        self._commit_max = commit_max_records
+        self._on_commit = on_commit
+        self._queue: deque[tuple[RowBatch, Future[int]]] = deque()
+        self._depth = 0
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._spans = _Insert(engine, spans)
+        self._feedback = _Insert(engine, feedback)
+        self._rate = 10_000.0  # records/s, smoothed; used to suggest Retry-After
+
+    @property
+    def depth(self) -> int:
+        """Records waiting to be committed."""
+        return self._depth
+
+    @property
+    def capacity(self) -> int:
+        return self._max
+
+    def start(self) -> None:
+        """Start the writer thread (again, after a stop)."""
+        with self._cond:
+            self._stopping = False
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="watchkeeper-writer", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Commit what is queued, then stop the thread."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def submit(self, batch: RowBatch) -> Future[int]:
+        """Queue a batch; the future gives the number of records once they are committed."""
+        fut: Future[int] = Future()
+        n = len(batch)
+        if n == 0:
+            fut.set_result(0)
+            return fut
+        with self._cond:
+            if self._stopping:
+                raise StorageError("the server is shutting down; retry against another instance or after restart")
+            if self._depth and self._depth + n > self._max:
+                wait = max(1, math.ceil(self._depth / max(self._rate, 1.0)))
+                raise Overloaded(
+                    f"the ingest queue holds {self._depth} records (limit {self._max}); retry after {wait} s",
+                    retry_after_s=wait,
+                )
+            self._queue.append((batch, fut))
+            self._depth += n
+            self._cond.notify()
+        return fut
+
+    def _take(self) -> list[tuple[RowBatch, Future[int]]]:
+        with self._cond:
+            while not self._queue and not self._stopping:
+                self._cond.wait()
+            taken: list[tuple[RowBatch, Future[int]]] = []
+            n = 0
+            while self._queue and (not taken or n + len(self._queue[0][0]) <= self._commit_max):
+                item = self._queue.popleft()
+                taken.append(item)
+                n += len(item[0])
+            return taken
+
+    def _release(self, n: int) -> None:
+        with self._cond:
+            self._depth -= n
+
+    def _write(self, items: list[tuple[RowBatch, Future[int]]]) -> None:
+        span_rows = [r for b, _ in items for r in b.span_rows]
+        fb_rows = [r for b, _ in items for r in b.feedback_rows]
+        with self._engine.begin() as conn:
+            cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            try:
+                if span_rows:
+                    cur.executemany(self._spans.sql, self._spans.params(span_rows))
+                if fb_rows:
+                    cur.executemany(self._feedback.sql, self._feedback.params(fb_rows))
+            finally:
+                cur.close()
+
+    def _run(self) -> None:
+        while True:
+            items = self._take()
+            if not items:
+                return  # stopping and drained
+            n = sum(len(b) for b, _ in items)
+            t0 = time.perf_counter()
+            try:
+                self._write(items)
+            except Exception as e:  # database error texts may quote row values: log the type only
+                log.error(
+                    "group commit of %d batches failed (%s); retrying them one by one", len(items), type(e).__name__
+                )
+                self._write_one_by_one(items)
+            else:
+                for batch, fut in items:
+                    fut.set_result(len(batch))
+            finally:
+                self._release(n)
+            dt = time.perf_counter() - t0
+            if dt > 0:
+                self._rate = 0.8 * self._rate + 0.2 * (n / dt)
+            if self._on_commit is not None:
+                self._on_commit(CommitStats(records=n, batches=len(items), seconds=dt))
+
+    def _write_one_by_one(self, items: list[tuple[RowBatch, Future[int]]]) -> None:
+        for batch, fut in items:
+            try:
+                self._write([(batch, fut)])
+            except Exception as e:  # a database error text may quote row values: never pass it on
+                log.error("batch of %d records could not be committed: %s", len(batch), type(e).__name__)
+                fut.set_exception(StorageError("the store could not commit this batch; it was not stored, retry later"))
+            else:
+                fut.set_result(len(batch))
