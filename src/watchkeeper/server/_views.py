@@ -6,7 +6,6 @@ reaches a template is plain data; templates escape it (autoescape is on) and nev
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -15,14 +14,9 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
-import orjson
-from sqlalchemy import Engine, case, func, select, tuple_
-
 from ..errors import InputError
 from ..records import Feedback, Message, Span, SpanKind, Status
 from ..store import queries
-from ..store._codec import span_from_row
-from ..store.tables import spans
 
 # ---------------------------------------------------------------------------------------------------------------
 # Formatting (registered as template filters)
@@ -243,7 +237,7 @@ class TraceQuery:
         """Whether anything narrows the list beyond the time range."""
         return bool(self.status or self.text or self.tool or self.attr)
 
-    def criteria(self, now_ns: int) -> TraceCriteria:
+    def criteria(self, now_ns: int) -> queries.TraceCriteria:
         """The query this form asks for; InputError names a field the user must fix."""
         seconds = RANGES[self.range]
         equals = {TEXT_FILTERS[k][0]: v for k, v in self.text.items()}
@@ -255,124 +249,13 @@ class TraceQuery:
             attributes[key.strip()] = value.strip()
         flt = queries.SpanFilter(equals=equals, attributes=attributes)
         flt.validate()  # dimension names, attribute key syntax
-        return TraceCriteria(
+        return queries.TraceCriteria(
             start_from_ns=None if seconds is None else now_ns - seconds * 1_000_000_000,
             has_errors={"error": True, "ok": False}.get(self.status),
             equals=equals,
             attributes=attributes,
             tool_query=self.tool or None,
         )
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Trace search. The JSON API's list_traces filters on root spans only, so "model = X" finds nothing when the model
-# is on a child span (it usually is). The page asks a different question — traces that *contain* a span matching
-# each condition — answered here until store/queries.py offers it.
-
-
-@dataclass(slots=True)
-class TraceCriteria:
-    start_from_ns: int | None = None
-    has_errors: bool | None = None
-    equals: dict[str, str] = field(default_factory=dict)
-    attributes: dict[str, str] = field(default_factory=dict)
-    tool_query: str | None = None
-
-
-_ROOT = spans.alias("r")
-_ROOT_COLS = [c for c in _ROOT.c if c.name != "payload"]
-
-
-def _cursor(start_ns: int, row_id: int) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps([start_ns, row_id])).decode().rstrip("=")
-
-
-def _uncursor(cursor: str) -> tuple[int, int]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        start_ns, row_id = orjson.loads(raw)
-        if not isinstance(start_ns, int) or not isinstance(row_id, int):
-            raise ValueError
-    except (ValueError, TypeError, orjson.JSONDecodeError):
-        raise InputError(
-            "this 'older' link is not one this server made; start again from the newest", field="cursor"
-        ) from None
-    return start_ns, row_id
-
-
-def find_traces(
-    engine: Engine, crit: TraceCriteria, *, limit: int = PAGE_SIZE, cursor: str | None = None, project_id: int = 1
-) -> tuple[list[queries.TraceSummary], str | None]:
-    """Traces newest first (by root span) that contain, for each condition, a span meeting it; with a cursor."""
-    r = _ROOT
-    q = select(*_ROOT_COLS).where(r.c.project_id == project_id, r.c.parent_span_id.is_(None))
-    if crit.start_from_ns is not None:
-        q = q.where(r.c.start_ns >= crit.start_from_ns)
-
-    def having(flt: queries.SpanFilter) -> Any:
-        # a span of the trace starts no earlier than its root, so the window bounds the inner scan too
-        flt.start_from_ns = crit.start_from_ns
-        inner = select(spans.c.trace_id).where(spans.c.project_id == project_id, *flt.where(engine))
-        return inner.correlate(None).scalar_subquery()
-
-    for key, value in crit.equals.items():
-        q = q.where(r.c.trace_id.in_(having(queries.SpanFilter(equals={key: value}))))
-    for key, value in crit.attributes.items():
-        q = q.where(r.c.trace_id.in_(having(queries.SpanFilter(attributes={key: value}))))
-    if crit.tool_query:
-        q = q.where(r.c.trace_id.in_(having(queries.SpanFilter(tool_query=crit.tool_query))))
-    if crit.has_errors is not None:
-        errs = having(queries.SpanFilter(equals={"status": "error"}))
-        q = q.where(r.c.trace_id.in_(errs) if crit.has_errors else r.c.trace_id.not_in(errs))
-    if cursor:
-        c_start, c_id = _uncursor(cursor)
-        q = q.where(tuple_(r.c.start_ns, r.c.id) < tuple_(c_start, c_id))
-    q = q.order_by(r.c.start_ns.desc(), r.c.id.desc()).limit(limit + 1)
-    with engine.connect() as conn:
-        rows = conn.execute(q).fetchall()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    if not rows:
-        return [], None
-    nxt = _cursor(rows[-1].start_ns, rows[-1].id) if more else None
-    roots = [span_from_row(row, with_payload=False) for row in rows]
-    return _summaries(engine, roots, project_id), nxt
-
-
-def _summaries(engine: Engine, roots: Sequence[Span], project_id: int) -> list[queries.TraceSummary]:
-    ids = [bytes.fromhex(s.trace_id) for s in roots]
-    q = (
-        select(
-            spans.c.trace_id,
-            func.count().label("n"),
-            func.sum(case((spans.c.status == "error", 1), else_=0)).label("errors"),
-            func.sum(case((spans.c.kind == "llm", 1), else_=0)).label("llm"),
-            func.sum(case((spans.c.kind.in_(("tool", "mcp")), 1), else_=0)).label("tools"),
-            func.coalesce(func.sum(spans.c.input_tokens), 0).label("tin"),
-            func.coalesce(func.sum(spans.c.output_tokens), 0).label("tout"),
-            func.coalesce(func.sum(spans.c.cost_usd), 0.0).label("cost"),
-            func.max(spans.c.end_ns).label("end_ns"),
-        )
-        .where(spans.c.trace_id.in_(ids), spans.c.project_id == project_id)
-        .group_by(spans.c.trace_id)
-    )
-    with engine.connect() as conn:
-        stats = {row.trace_id.hex(): row for row in conn.execute(q)}
-    return [
-        queries.TraceSummary(
-            trace_id=s.trace_id,
-            root=s,
-            span_count=int(stats[s.trace_id].n),
-            error_count=int(stats[s.trace_id].errors or 0),
-            llm_calls=int(stats[s.trace_id].llm or 0),
-            tool_calls=int(stats[s.trace_id].tools or 0),
-            input_tokens=int(stats[s.trace_id].tin),
-            output_tokens=int(stats[s.trace_id].tout),
-            cost_usd=float(stats[s.trace_id].cost),
-            end_ns=int(stats[s.trace_id].end_ns),
-        )
-        for s in roots
-    ]
 
 
 def trace_duration_ms(t: queries.TraceSummary) -> float:

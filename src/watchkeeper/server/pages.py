@@ -131,7 +131,7 @@ def _traces_context(request: Request, q: v.TraceQuery) -> dict[str, Any]:
     traces: list[queries.TraceSummary] = []
     nxt: str | None = None
     try:
-        traces, nxt = v.find_traces(engine, q.criteria(now), limit=q.limit, cursor=q.cursor or None)
+        traces, nxt = queries.find_traces(engine, q.criteria(now), limit=q.limit, cursor=q.cursor or None)
     except InputError as e:
         error = str(e)
     empty_store = not traces and not queries.list_spans(engine, queries.SpanFilter(), limit=1).spans

@@ -223,7 +223,14 @@ def list_traces(
     page = list_spans(engine, flt, limit=limit, cursor=cursor, project_id=project_id)
     if not page.spans:
         return [], None
-    ids = [bytes.fromhex(s.trace_id) for s in page.spans]
+    return trace_summaries(engine, page.spans, project_id), page.next_cursor
+
+
+def trace_summaries(engine: Engine, roots: Sequence[Span], project_id: int = 1) -> list[TraceSummary]:
+    """One summary per root span, in the same order, with counts and totals over all spans of its trace."""
+    if not roots:
+        return []
+    ids = [bytes.fromhex(s.trace_id) for s in roots]
     q = (
         select(
             spans.c.trace_id,
@@ -240,25 +247,80 @@ def list_traces(
         .group_by(spans.c.trace_id)
     )
     with engine.connect() as conn:
-        stats = {r.trace_id.hex(): r for r in conn.execute(q)}
-    out = []
-    for s in page.spans:
-        r = stats[s.trace_id]
-        out.append(
-            TraceSummary(
-                trace_id=s.trace_id,
-                root=s,
-                span_count=r.n,
-                error_count=int(r.errors or 0),
-                llm_calls=int(r.llm or 0),
-                tool_calls=int(r.tools or 0),
-                input_tokens=int(r.tin),
-                output_tokens=int(r.tout),
-                cost_usd=float(r.cost),
-                end_ns=int(r.end_ns),
-            )
+        stats = {row.trace_id.hex(): row for row in conn.execute(q)}
+    return [
+        TraceSummary(
+            trace_id=s.trace_id,
+            root=s,
+            span_count=int(stats[s.trace_id].n),
+            error_count=int(stats[s.trace_id].errors or 0),
+            llm_calls=int(stats[s.trace_id].llm or 0),
+            tool_calls=int(stats[s.trace_id].tools or 0),
+            input_tokens=int(stats[s.trace_id].tin),
+            output_tokens=int(stats[s.trace_id].tout),
+            cost_usd=float(stats[s.trace_id].cost),
+            end_ns=int(stats[s.trace_id].end_ns),
         )
-    return out, page.next_cursor
+        for s in roots
+    ]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Trace search. list_traces filters on root spans only, so "model = X" finds nothing when the model is on a child
+# span (it usually is). find_traces asks a different question: traces that *contain* a span matching each
+# condition.
+
+
+@dataclass(slots=True)
+class TraceCriteria:
+    """Conditions on a trace: each one must hold for at least one of its spans (the window holds for its root)."""
+
+    start_from_ns: int | None = None
+    has_errors: bool | None = None
+    equals: dict[str, str] = field(default_factory=dict)
+    attributes: dict[str, str] = field(default_factory=dict)
+    tool_query: str | None = None
+
+
+_ROOT = spans.alias("r")
+_ROOT_COLS = [c for c in _ROOT.c if c.name != "payload"]
+
+
+def find_traces(
+    engine: Engine, crit: TraceCriteria, *, limit: int = 50, cursor: str | None = None, project_id: int = 1
+) -> tuple[list[TraceSummary], str | None]:
+    """Traces newest first (by root span) that contain, for each condition, a span meeting it; with a cursor."""
+    r = _ROOT
+    q = select(*_ROOT_COLS).where(r.c.project_id == project_id, r.c.parent_span_id.is_(None))
+    if crit.start_from_ns is not None:
+        q = q.where(r.c.start_ns >= crit.start_from_ns)
+
+    def having(flt: SpanFilter) -> Any:
+        # a span of the trace starts no earlier than its root, so the window bounds the inner scan too
+        flt.start_from_ns = crit.start_from_ns
+        inner = select(spans.c.trace_id).where(spans.c.project_id == project_id, *flt.where(engine))
+        return inner.correlate(None).scalar_subquery()
+
+    for key, value in crit.equals.items():
+        q = q.where(r.c.trace_id.in_(having(SpanFilter(equals={key: value}))))
+    for key, value in crit.attributes.items():
+        q = q.where(r.c.trace_id.in_(having(SpanFilter(attributes={key: value}))))
+    if crit.tool_query:
+        q = q.where(r.c.trace_id.in_(having(SpanFilter(tool_query=crit.tool_query))))
+    if crit.has_errors is not None:
+        errs = having(SpanFilter(equals={"status": "error"}))
+        q = q.where(r.c.trace_id.in_(errs) if crit.has_errors else r.c.trace_id.not_in(errs))
+    if cursor:
+        c_start, c_id = _decode_cursor(cursor)
+        q = q.where(tuple_(r.c.start_ns, r.c.id) < tuple_(c_start, c_id))
+    q = q.order_by(r.c.start_ns.desc(), r.c.id.desc()).limit(limit + 1)
+    with engine.connect() as conn:
+        rows = conn.execute(q).fetchall()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    nxt = _encode_cursor(rows[-1].start_ns, rows[-1].id) if more and rows else None
+    roots = [span_from_row(row, with_payload=False) for row in rows]
+    return trace_summaries(engine, roots, project_id), nxt
 
 
 @dataclass(slots=True)
