@@ -176,3 +176,12 @@ def settings_markdown() -> str:
         default = repr(s.default) if s.type is str else str(s.default)
         lines.append(f"| `{s.name}` | `{s.env}` | `{default}` | {s.help} |")
     return "\n".join(lines) + "\n"
+
+
+__all__ = [
+    "SETTINGS",
+    "Setting",
+    "Settings",
+    "load_settings",
+    "settings_markdown",
+]

@@ -110,3 +110,10 @@ def span_content(s: Span) -> dict[str, Any]:
     if s.error is not None and s.error.message is not None:
         p["err"] = s.error.message
     return p
+
+
+__all__ = [
+    "pack_content",
+    "span_content",
+    "unpack_content",
+]

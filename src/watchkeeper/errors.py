@@ -73,3 +73,15 @@ class StorageError(WatchkeeperError):
     status = 503
     title = "Storage unavailable"
     type_slug = "storage-unavailable"
+
+
+__all__ = [
+    "ConfigError",
+    "InputError",
+    "NotFound",
+    "Overloaded",
+    "PayloadTooLarge",
+    "StorageError",
+    "UnsupportedMediaType",
+    "WatchkeeperError",
+]

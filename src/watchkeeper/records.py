@@ -660,3 +660,30 @@ def upcast(d: Mapping[str, Any]) -> Mapping[str, Any]:
         d = step(d)
         version = d["schema_version"]
     return d
+
+
+__all__ = [
+    "MAX_ID_CHARS",
+    "MAX_NAME_CHARS",
+    "SCHEMA_VERSION",
+    "Account",
+    "Feedback",
+    "FeedbackKind",
+    "LLMCall",
+    "Message",
+    "RecordError",
+    "Span",
+    "SpanError",
+    "SpanKind",
+    "Status",
+    "TokenUsage",
+    "ToolCall",
+    "ToolCallRequest",
+    "Versions",
+    "check_hex_id",
+    "feedback_from_dict",
+    "feedback_to_dict",
+    "span_from_dict",
+    "span_to_dict",
+    "upcast",
+]

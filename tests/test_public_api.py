@@ -1,0 +1,47 @@
+"""The public names of each room are pinned: adding one is a decision, removing one breaks users."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+PUBLIC = {
+    "watchkeeper": ["__version__"],
+    "watchkeeper.records": [
+        "Account", "Feedback", "FeedbackKind", "LLMCall", "MAX_ID_CHARS", "MAX_NAME_CHARS", "Message", "RecordError",
+        "SCHEMA_VERSION", "Span", "SpanError", "SpanKind", "Status", "TokenUsage", "ToolCall", "ToolCallRequest",
+        "Versions", "check_hex_id", "feedback_from_dict", "feedback_to_dict", "span_from_dict", "span_to_dict",
+        "upcast",
+    ],
+    "watchkeeper.config": ["SETTINGS", "Setting", "Settings", "load_settings", "settings_markdown"],
+    "watchkeeper.errors": [
+        "ConfigError", "InputError", "NotFound", "Overloaded", "PayloadTooLarge", "StorageError",
+        "UnsupportedMediaType", "WatchkeeperError",
+    ],
+    "watchkeeper.content": ["pack_content", "span_content", "unpack_content"],
+    "watchkeeper.testing": ["ServerHandle", "free_port", "running_server"],
+    "watchkeeper.ingest": ["decode_batch_doc", "decode_json_batch", "decode_otlp"],
+    "watchkeeper.server": ["create_app"],
+    "watchkeeper.store": [
+        "CommitStats", "RowBatch", "Writer", "current_revision", "database_files", "head_revision", "is_sqlite",
+        "make_engine", "migrate", "optimize",
+    ],
+    "watchkeeper.demo": ["DegradedWindow", "LiveStats", "Simulator", "TrafficMix", "backfill", "run_live"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("module", sorted(PUBLIC))
+def test_each_room_exports_exactly_its_pinned_public_names(module: str) -> None:
+    mod = importlib.import_module(module)
+    assert sorted(mod.__all__) == sorted(PUBLIC[module])
+    for name in mod.__all__:
+        assert hasattr(mod, name), f"{module}.__all__ names {name!r}, which the module does not define"
+
+
+def test_the_pipeline_exports_its_processors_and_the_chain() -> None:
+    pipeline = importlib.import_module("watchkeeper.pipeline")
+    for name in ("Batch", "Context", "Processor", "Validate", "Pricer", "default_chain", "run_chain", "pack"):
+        assert name in pipeline.__all__
+    for name in pipeline.__all__:
+        assert hasattr(pipeline, name)
