@@ -137,3 +137,63 @@ projects = Table(
     Column("name", String(), nullable=False, unique=True),
     Column("created_ns", BigInteger, nullable=False),
 )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Privacy: envelope keys, legal holds, and the records of purges and erasures (see privacy/ and docs/privacy.md).
+
+# One data key per data subject (or per session, or per trace when neither is known), wrapped by a key-encryption
+# key. Destroying a key (crypto-shredding) nulls ``wrapped`` and sets ``destroyed_ns``; the row stays as evidence.
+data_keys = Table(
+    "data_keys",
+    metadata,
+    Column("id", Integer().with_variant(BigInteger(), "postgresql"), primary_key=True, autoincrement=True),
+    Column("project_id", SmallInteger, nullable=False),
+    Column("scope", String(8), nullable=False),  # subject | session | trace
+    Column("scope_id", String(), nullable=False),
+    Column("key_id", LargeBinary(16), nullable=False),
+    Column("kek_id", String(64), nullable=False),
+    Column("wrapped", LargeBinary),
+    Column("created_ns", BigInteger, nullable=False),
+    Column("destroyed_ns", BigInteger),
+    UniqueConstraint("key_id", name="uq_data_keys_key_id"),
+)
+Index(
+    "ix_data_keys_live_scope",
+    data_keys.c.project_id,
+    data_keys.c.scope,
+    data_keys.c.scope_id,
+    unique=True,
+    sqlite_where=data_keys.c.destroyed_ns.is_(None),
+    postgresql_where=data_keys.c.destroyed_ns.is_(None),
+)
+
+legal_holds = Table(
+    "legal_holds",
+    metadata,
+    Column("id", Integer().with_variant(BigInteger(), "postgresql"), primary_key=True, autoincrement=True),
+    Column("project_id", SmallInteger, nullable=False),
+    Column("scope", String(8), nullable=False),  # subject | session
+    Column("scope_id", String(), nullable=False),
+    Column("reason", String(), nullable=False),
+    Column("created_ns", BigInteger, nullable=False),
+    Column("released_ns", BigInteger),
+)
+Index("ix_legal_holds_scope", legal_holds.c.project_id, legal_holds.c.scope, legal_holds.c.scope_id)
+
+# What each purge or erasure did: the policy, the cutoff or subject, and counts. Never payload text.
+privacy_events = Table(
+    "privacy_events",
+    metadata,
+    Column("id", Integer().with_variant(BigInteger(), "postgresql"), primary_key=True, autoincrement=True),
+    Column("project_id", SmallInteger, nullable=False),
+    Column("action", String(16), nullable=False),  # purge | erase | rotate
+    Column("data_class", String(16)),  # payloads | metadata | feedback | keys
+    Column("policy", String()),
+    Column("cutoff_ns", BigInteger),
+    Column("subject_id", String()),
+    Column("count", BigInteger, nullable=False),
+    Column("started_ns", BigInteger, nullable=False),
+    Column("finished_ns", BigInteger, nullable=False),
+)
+Index("ix_privacy_events_time", privacy_events.c.project_id, privacy_events.c.started_ns)
