@@ -1,14 +1,16 @@
 """End-to-end ingest benchmark: OTLP/HTTP protobuf in batches of 512 → acknowledged, committed and queryable.
 
-Starts real `watchkeeper serve` processes, sends pre-built requests from client threads in this process over
-keep-alive connections, and reports:
+Starts a real `watchkeeper serve` (with `--workers N` for N server processes on one port), sends pre-built requests
+from client threads in this process over keep-alive connections, and reports:
   - spans/s from the first request to the last acknowledgement (every ack means committed; the count is then
     checked in the store, so "acknowledged" is also "queryable");
+  - server CPU time per span (all server processes, user + system), the number that does not depend on how busy
+    the machine is;
   - bytes on disk per span (SQLite: main file + WAL after a checkpoint; PostgreSQL: the spans table with indexes);
   - server start-up time (process spawn → /readyz answers 200);
   - peak server RSS, and under overload (a tiny queue, many clients) that 429s are answered and RSS stays bounded.
 
-    python bench/ingest_e2e.py --engine sqlite --spans 200000
+    python bench/ingest_e2e.py --engine sqlite --spans 200000 --processes 1 2
     python bench/ingest_e2e.py --engine postgres --processes 1 2
 """
 
@@ -51,12 +53,17 @@ class Server:
     ready_s: float
 
 
-def start_server(args: list[str], env_extra: dict[str, str] | None = None) -> Server:
+SERVE = [sys.executable, "-m", "watchkeeper.cli", "serve"]
+# --without-redaction: the same server with the redact processor as a pass-through (see that file)
+SERVE_WITHOUT_REDACTION = [sys.executable, str(Path(__file__).parent / "_serve_without_redaction.py"), "serve"]
+
+
+def start_server(args: list[str], env_extra: dict[str, str] | None = None, *, serve: list[str] = SERVE) -> Server:
     port = free_port()
     env = dict(os.environ, WATCHKEEPER_LOG_LEVEL="warning", **(env_extra or {}))
     t0 = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "watchkeeper.cli", "serve", "--port", str(port), *args],
+        [*serve, "--port", str(port), *args],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -85,11 +92,42 @@ def connect(port: int, timeout: float = 120) -> http.client.HTTPConnection:
     return conn
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants (a `serve --workers N` parent and its workers)."""
+    out = [pid]
+    for p in out:
+        try:
+            for tid in os.listdir(f"/proc/{p}/task"):
+                out += [int(c) for c in Path(f"/proc/{p}/task/{tid}/children").read_text().split()]
+        except OSError:
+            pass
+    return out
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes so far."""
+    ticks = 0
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """The largest peak RSS of ``pid`` and its descendants (per process, not summed)."""
+    peak = float("nan")
+    for p in process_tree(pid):
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    mb = int(line.split()[1]) / 1024
+                    peak = mb if peak != peak else max(peak, mb)
+        except OSError:
+            pass
+    return peak
 
 
 def send_all(ports: list[int], bodies: list[tuple[bytes, int]], clients: int) -> tuple[float, int, int]:
@@ -180,7 +218,8 @@ def pg_database() -> tuple[str, Any]:
     return PG_ADMIN.rsplit("/", 1)[0] + "/" + name, drop
 
 
-def run(engine: str, total: int, processes: int, clients: int) -> dict[str, Any]:
+def run(engine: str, total: int, processes: int, clients: int, *, redaction: bool = True) -> dict[str, Any]:
+    """One server (``--workers processes``) on a fresh store; ``clients`` threads send ``total`` spans."""
     bodies = list(_workload.requests(total))
     wire = sum(len(b) for b, _ in bodies) / sum(n for _, n in bodies)
     tmp = Path(tempfile.mkdtemp(prefix="wk-bench-"))
@@ -196,23 +235,29 @@ def run(engine: str, total: int, processes: int, clients: int) -> dict[str, Any]
             subprocess.run(
                 [sys.executable, "-m", "watchkeeper.cli", "migrate", *args], check=True, stdout=subprocess.DEVNULL
             )
-        servers = [start_server(args) for _ in range(processes)]
-        seconds, acked, throttled = send_all([s.port for s in servers], bodies, clients)
+        server = start_server(
+            [*args, "--workers", str(processes)], serve=SERVE if redaction else SERVE_WITHOUT_REDACTION
+        )
+        pids = process_tree(server.proc.pid)
+        cpu0 = cpu_seconds(pids)
+        seconds, acked, throttled = send_all([server.port], bodies, clients)
+        cpu = cpu_seconds(pids) - cpu0
         stored = count_spans(url)
-        rss = max(peak_rss_mb(s.proc.pid) for s in servers)
-        for s in servers:
-            s.proc.terminate()
-            s.proc.wait(60)
+        rss = peak_rss_mb(server.proc.pid)
+        server.proc.terminate()
+        server.proc.wait(60)
         disk = sqlite_bytes(tmp) if engine == "sqlite" else pg_bytes(url)
         return {
             "engine": engine,
+            "redaction": redaction,
             "processes": processes,
             "spans": acked,
             "stored": stored,
             "spans_per_s": acked / seconds,
+            "server_cpu_us_per_span": cpu / max(acked, 1) * 1e6,
             "disk_bytes_per_span": disk / max(stored, 1),
             "wire_bytes_per_span": wire,
-            "ready_s": max(s.ready_s for s in servers),
+            "ready_s": server.ready_s,
             "peak_rss_mb": rss,
             "throttled": throttled,
         }
@@ -248,30 +293,35 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--engine", choices=["sqlite", "postgres", "both"], default="both")
     p.add_argument("--spans", type=int, default=200_000)
-    p.add_argument("--processes", type=int, nargs="*", default=[1, 2], help="server processes (PostgreSQL)")
-    p.add_argument("--clients", type=int, default=4)
+    p.add_argument("--processes", type=int, nargs="*", default=[1, 2], help="server processes (serve --workers N)")
+    p.add_argument("--clients", type=int, default=4, help="client connections per server process")
     p.add_argument("--overload-clients", type=int, default=16)
     p.add_argument("--json", action="store_true", help="print results as JSON too")
+    p.add_argument(
+        "--without-redaction",
+        action="store_true",
+        help="measuring aid: the redact processor as a pass-through, to see what it costs",
+    )
     a = p.parse_args()
     results = []
-    if a.engine in ("sqlite", "both"):
-        results.append(run("sqlite", a.spans, 1, a.clients))
-    if a.engine in ("postgres", "both"):
-        for n in a.processes:
-            results.append(run("postgres", a.spans, n, a.clients * n))
+    for engine in ("sqlite", "postgres"):
+        if a.engine in (engine, "both"):
+            for n in a.processes:
+                results.append(run(engine, a.spans, n, a.clients * n, redaction=not a.without_redaction))
     over = overload(min(a.spans, 100_000), a.overload_clients)
 
-    print("\nEnd-to-end ingest, OTLP/HTTP protobuf, batches of 512 (acknowledged = committed = queryable)")
+    title = "End-to-end ingest, OTLP/HTTP protobuf, batches of 512 (acknowledged = committed = queryable)"
+    print(f"\n{title}{', REDACTION OFF (measuring aid)' if a.without_redaction else ''}")
     print(
-        f"{'engine':<10} {'procs':>5} {'spans':>8} {'spans/s':>9} {'target':>8} {'disk B/span':>12} "
-        f"{'target':>7} {'wire B/span':>11} {'ready s':>8} {'peak RSS MB':>11}"
+        f"{'engine':<10} {'procs':>5} {'spans':>8} {'spans/s':>9} {'target':>8} {'CPU µs/span':>11} "
+        f"{'disk B/span':>12} {'target':>7} {'wire B/span':>11} {'ready s':>8} {'peak RSS MB':>11}"
     )
     for r in results:
         target = "≥20,000" if r["engine"] == "sqlite" else "scales"
         print(
             f"{r['engine']:<10} {r['processes']:>5} {r['stored']:>8} {r['spans_per_s']:>9,.0f} {target:>8} "
-            f"{r['disk_bytes_per_span']:>12,.0f} {'≤1,536':>7} {r['wire_bytes_per_span']:>11,.0f} "
-            f"{r['ready_s']:>8.2f} {r['peak_rss_mb']:>11,.0f}"
+            f"{r['server_cpu_us_per_span']:>11,.0f} {r['disk_bytes_per_span']:>12,.0f} {'≤1,536':>7} "
+            f"{r['wire_bytes_per_span']:>11,.0f} {r['ready_s']:>8.2f} {r['peak_rss_mb']:>11,.0f}"
         )
         if r["stored"] != r["spans"]:
             print(f"  !! acknowledged {r['spans']} but stored {r['stored']}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import json
 import random
 import shutil
 import statistics
@@ -18,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -161,16 +163,20 @@ def timed(conn: http.client.HTTPConnection, path: str) -> float:
     return dt * 1000
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--spans", type=int, default=1_000_000)
-    p.add_argument("--repeat", type=int, default=50)
-    p.add_argument("--keep", help="keep the loaded store in this directory (and reuse it when present)")
-    a = p.parse_args()
-    tmp = Path(a.keep) if a.keep else Path(tempfile.mkdtemp(prefix="wk-query-"))
+def measure(n_spans: int, repeat: int = 50, keep: str | None = None) -> dict[str, Any]:
+    """Load ``n_spans`` (or reuse the store kept in ``keep``), start a server on it and time the queries."""
+    tmp = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="wk-query-"))
+    marker = tmp / "bench-loaded.json"
     try:
-        load_s, trace_ids, sessions = load(tmp, a.spans)
-        print(f"loaded {a.spans:,} spans in {load_s:.0f} s ({a.spans / load_s:,.0f} spans/s through pipeline+writer)")
+        if keep and marker.exists() and json.loads(marker.read_text())["spans"] == n_spans:
+            saved = json.loads(marker.read_text())
+            load_s, trace_ids, sessions = None, saved["trace_ids"], saved["sessions"]
+        else:
+            if keep:
+                shutil.rmtree(tmp, ignore_errors=True)
+            load_s, trace_ids, sessions = load(tmp, n_spans)
+            if keep:
+                marker.write_text(json.dumps({"spans": n_spans, "trace_ids": trace_ids, "sessions": sessions}))
         server = start_server(["--data-dir", str(tmp)])
         conn = connect(server.port)
         now = time.time_ns()
@@ -195,10 +201,8 @@ def main() -> None:
         rows = []
         for name, (make, target) in queries.items():
             samples = []
-            for _ in range(a.repeat):
+            for _ in range(repeat):
                 if make is None:
-                    import json
-
                     conn.request("GET", "/api/v1/spans?kind=llm&limit=50")
                     c1 = json.loads(conn.getresponse().read())["next_cursor"]
                     conn.request("GET", f"/api/v1/spans?kind=llm&limit=50&cursor={c1}")
@@ -211,15 +215,30 @@ def main() -> None:
         rss = peak_rss_mb(server.proc.pid)
         server.proc.terminate()
         server.proc.wait(60)
-        print(f"\nQueries over HTTP with {a.spans:,} spans stored (SQLite), {a.repeat} runs each")
-        print(f"{'query':<42} {'p50 ms':>8} {'p90 ms':>8} {'target p50':>11}")
-        for name, p50, p90, target in rows:
-            mark = "" if p50 <= target else "  (over target)"
-            print(f"{name:<42} {p50:>8.1f} {p90:>8.1f} {'≤' + str(target) + ' ms':>11}{mark}")
-        print(f"server peak RSS {rss:,.0f} MB; start-up {server.ready_s:.2f} s (target ≤2 s)")
+        return {"spans": n_spans, "load_s": load_s, "queries": rows, "peak_rss_mb": rss, "ready_s": server.ready_s}
     finally:
-        if not a.keep:
+        if not keep:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--spans", type=int, default=1_000_000)
+    p.add_argument("--repeat", type=int, default=50)
+    p.add_argument("--keep", help="keep the loaded store in this directory (and reuse it when present)")
+    a = p.parse_args()
+    r = measure(a.spans, a.repeat, a.keep)
+    if r["load_s"] is not None:
+        rate = a.spans / r["load_s"]
+        print(f"loaded {a.spans:,} spans in {r['load_s']:.0f} s ({rate:,.0f} spans/s through pipeline+writer)")
+    else:
+        print(f"reusing the {a.spans:,} spans kept in {a.keep}")
+    print(f"\nQueries over HTTP with {a.spans:,} spans stored (SQLite), {a.repeat} runs each")
+    print(f"{'query':<42} {'p50 ms':>8} {'p90 ms':>8} {'target p50':>11}")
+    for name, p50, p90, target in r["queries"]:
+        mark = "" if p50 <= target else "  (over target)"
+        print(f"{name:<42} {p50:>8.1f} {p90:>8.1f} {'≤' + str(target) + ' ms':>11}{mark}")
+    print(f"server peak RSS {r['peak_rss_mb']:,.0f} MB; start-up {r['ready_s']:.2f} s (target ≤2 s)")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 SINK = r"""
 import json, sys
@@ -70,17 +71,41 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
 
+    r = measure(args.spans, args.rounds)
+    print(
+        f"Python {sys.version.split()[0]}, {args.rounds} rounds x {args.spans} spans per variant, exporters posting to "
+        f"{r['endpoint']}"
+    )
+    print()
+    print(f"{'variant':<42} {'p50 ns':>8} {'p90 ns':>8} {'p99 ns':>8} {'mean ns':>8}")
+    print("-" * 78)
+    for name, (p50, p90, p99, mean) in r["variants"].items():
+        print(f"{name:<42} {p50:>8.0f} {p90:>8.0f} {p99:>8.0f} {mean:>8.0f}")
+    print()
+    wk, otel = r["variants"][WK_SPAN][0], r["variants"][OTEL_SPAN][0]
+    print(f"watchkeeper span p50 is {otel / wk:.1f}x faster than opentelemetry's (budget: <= 10000 ns and <= otel)")
+    stats = r["exporter"]
+    dropped = {k: v for k, v in stats.items() if k.startswith("dropped") and v}
+    print(f"watchkeeper exporter: exported={stats['exported']} batches={stats['batches']} dropped={dropped or 0}")
+
+
+WK_SPAN = "watchkeeper  with span(...)"
+OTEL_SPAN = "opentelemetry with start_as_current_span"
+
+
+def measure(n: int, rounds: int) -> dict[str, Any]:
+    """Per-variant (p50, p90, p99, mean) ns per span, with both exporters posting to a local sink process."""
     sink = subprocess.Popen([sys.executable, "-c", SINK], stdout=subprocess.PIPE, text=True)
     try:
         assert sink.stdout is not None
         endpoint = f"http://127.0.0.1:{int(sink.stdout.readline())}"
-        run(endpoint, args.spans, args.rounds)
+        return run(endpoint, n, rounds)
     finally:
         sink.terminate()
         sink.wait(10)
 
 
-def run(endpoint: str, n: int, rounds: int) -> None:
+def run(endpoint: str, n: int, rounds: int) -> dict[str, Any]:
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
@@ -115,9 +140,9 @@ def run(endpoint: str, n: int, rounds: int) -> None:
         pass
 
     variants: dict[str, Callable[[], None]] = {
-        "watchkeeper  with span(...)": wk_span,
+        WK_SPAN: wk_span,
         "watchkeeper  @observe": wk_observe,
-        "opentelemetry with start_as_current_span": otel_span,
+        OTEL_SPAN: otel_span,
         "opentelemetry @start_as_current_span": otel_decorated,
     }
     samples: dict[str, list[int]] = {name: [] for name in variants}
@@ -137,21 +162,11 @@ def run(endpoint: str, n: int, rounds: int) -> None:
     provider.shutdown()
     stats = exporter.stats()
 
-    print(f"Python {sys.version.split()[0]}, {rounds} rounds x {n} spans per variant, exporters posting to {endpoint}")
-    print()
-    print(f"{'variant':<42} {'p50 ns':>8} {'p90 ns':>8} {'p99 ns':>8} {'mean ns':>8}")
-    print("-" * 78)
-    p50s = {}
+    variants_out = {}
     for name, values in samples.items():
-        mean = statistics.fmean(values)
         p50, p90, p99 = percentiles(values)
-        p50s[name] = p50
-        print(f"{name:<42} {p50:>8.0f} {p90:>8.0f} {p99:>8.0f} {mean:>8.0f}")
-    print()
-    wk, otel = p50s["watchkeeper  with span(...)"], p50s["opentelemetry with start_as_current_span"]
-    print(f"watchkeeper span p50 is {otel / wk:.1f}x faster than opentelemetry's (budget: <= 10000 ns and <= otel)")
-    dropped = {k: v for k, v in stats.items() if k.startswith("dropped") and v}
-    print(f"watchkeeper exporter: exported={stats['exported']} batches={stats['batches']} dropped={dropped or 0}")
+        variants_out[name] = (p50, p90, p99, statistics.fmean(values))
+    return {"endpoint": endpoint, "variants": variants_out, "exporter": stats}
 
 
 if __name__ == "__main__":

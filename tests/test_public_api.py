@@ -16,16 +16,27 @@ PUBLIC = {
     ],
     "watchkeeper.config": ["SETTINGS", "Setting", "Settings", "load_settings", "settings_markdown"],
     "watchkeeper.errors": [
-        "ConfigError", "InputError", "NotFound", "Overloaded", "PayloadTooLarge", "StorageError",
-        "UnsupportedMediaType", "WatchkeeperError",
+        "ConfigError", "Conflict", "ContentLocked", "Forbidden", "InputError", "NotFound", "Overloaded",
+        "PayloadTooLarge", "StorageError", "UnsupportedMediaType", "WatchkeeperError",
     ],
-    "watchkeeper.content": ["pack_content", "span_content", "unpack_content"],
+    "watchkeeper.content": [
+        "ContentOpener", "feedback_content", "pack_content", "record_aad", "span_content", "unpack_content",
+    ],
     "watchkeeper.testing": ["ServerHandle", "free_port", "running_server"],
     "watchkeeper.ingest": ["decode_batch_doc", "decode_json_batch", "decode_otlp"],
     "watchkeeper.server": ["create_app"],
     "watchkeeper.store": [
         "CommitStats", "RowBatch", "Writer", "current_revision", "database_files", "head_revision", "is_sqlite",
         "make_engine", "migrate", "optimize",
+    ],
+    "watchkeeper.trust": [
+        "AccessLeaf", "Checkpoint", "CheckpointError", "CompactRange", "EMPTY_ROOT", "ForkError", "HASH_SIZE",
+        "IssuePolicy", "LeafError", "MAX_SIGNATURES", "MemoryTreeStore", "MerkleTree", "NoteSignature",
+        "PayloadState", "ProofError", "RecordLeaf", "Removal", "SignedNote", "Signer", "SigningKeys", "TreeStore",
+        "VerifiedCheckpoint", "Verifier", "VerifierSet", "check_extends", "check_not_forked", "classify_payload",
+        "decode_leaf", "key_id", "leaf_hash", "node_hash", "open_checkpoint", "parse_checkpoint_body", "parse_note",
+        "parse_root_hex", "payload_sha256", "record_leaf", "root_from_inclusion_proof", "root_from_leaf_hashes",
+        "root_of", "sign_checkpoint", "verify_consistency", "verify_inclusion",
     ],
     "watchkeeper.demo": ["DegradedWindow", "LiveStats", "Simulator", "TrafficMix", "backfill", "run_live"],
 }  # fmt: skip

@@ -15,7 +15,7 @@ from typing import IO, Any, cast
 import click
 
 from . import __version__
-from .config import Settings, load_settings, settings_markdown
+from .config import SETTINGS, Settings, load_settings, settings_markdown
 from .errors import ConfigError, InputError, Overloaded, WatchkeeperError
 
 _COMMON = [
@@ -57,11 +57,28 @@ def main() -> None:
 @_common
 @click.option("--host", help="Address to listen on (default 127.0.0.1).")
 @click.option("--port", type=int, help="Port to listen on (default 4319).")
+@click.option("--workers", type=int, help="Server processes sharing the port (default 1); about one core each.")
 def serve(
-    config_file: str | None, data_dir: str | None, database_url: str | None, host: str | None, port: int | None
+    config_file: str | None,
+    data_dir: str | None,
+    database_url: str | None,
+    host: str | None,
+    port: int | None,
+    workers: int | None,
 ) -> None:
     """Run the server: OTLP/HTTP at /v1/traces, the JSON API, web pages and /metrics."""
-    s = _settings(config_file, data_dir=data_dir, database_url=database_url, host=host, port=port)
+    s = _settings(config_file, data_dir=data_dir, database_url=database_url, host=host, port=port, workers=workers)
+    if s.workers > 1:
+        from ._serve import serve_workers
+
+        _setup_logging(s.log_level)
+        try:
+            problem = serve_workers(s, s.workers)
+        except WatchkeeperError as e:
+            raise click.ClickException(str(e)) from None
+        if problem is not None:
+            raise click.ClickException(problem)
+        return
     _run_server(s)
 
 
@@ -76,6 +93,9 @@ def _run_server(s: Settings, *, demo: bool = False, on_ready: Any = None) -> Non
     except WatchkeeperError as e:
         raise click.ClickException(str(e)) from None
     app.state.demo = demo
+    from ._serve import tune_gc
+
+    tune_gc()
     config = uvicorn.Config(app, host=s.host, port=s.port, log_level="warning", access_log=False, lifespan="on")
     server = uvicorn.Server(config)
     if on_ready is not None:
@@ -121,6 +141,7 @@ def demo(
     )
     from .demo import Simulator, backfill, run_live
 
+    s = _demo_encryption(s)
     stop = threading.Event()
 
     def start_traffic(app: Any) -> None:
@@ -156,6 +177,26 @@ def demo(
         _run_server(s, demo=True, on_ready=start_traffic)
     finally:
         stop.set()
+
+
+def _demo_encryption(s: Settings) -> Settings:
+    """The demo encrypts content at rest like a real deployment should: with a demo key made on first start."""
+    from dataclasses import replace
+
+    from .privacy.encryption import generate_key
+
+    if s.encryption_key_file or s.encryption_key or s.encryption_kms or s.database_url:
+        return s
+    key_file = Path(s.data_dir) / "demo-encryption-key.txt"
+    if not key_file.exists():
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(generate_key() + "\n", encoding="ascii")
+        key_file.chmod(0o600)
+    click.echo(
+        f"Content is encrypted at rest with a demo key in {key_file} (a real key belongs outside the data directory).",
+        err=True,
+    )
+    return replace(s, encryption_key_file=str(key_file))
 
 
 def _send_with_retry(rt: Any, spans: list[Any], feedback: list[Any], source: str) -> None:
@@ -323,6 +364,7 @@ def export(
 
     s = _settings(config_file, data_dir=data_dir, database_url=database_url)
     engine = make_engine(s.url, sqlite_synchronous=s.sqlite_synchronous)
+    opener = _content_opener(s, engine) if with_content else None
     try:
         start, end = parse_time(from_, "from"), parse_time(to, "to")
     except InputError as e:
@@ -331,18 +373,303 @@ def export(
         if out == "-":
             raise click.BadParameter("Parquet needs a file: pass --out FILE.parquet", param_hint="--out")
         try:
-            n = exp.export_parquet(engine, Path(out), start_ns=start, end_ns=end, with_content=with_content)
+            n = exp.export_parquet(
+                engine, Path(out), start_ns=start, end_ns=end, with_content=with_content, opener=opener
+            )
         except ImportError:
             raise click.ClickException("Parquet export needs pyarrow: pip install 'watchkeeper[parquet]'") from None
         click.echo(f"exported {n} spans to {out}", err=True)
         return
     stream = sys.stdout if out == "-" else open(out, "w", encoding="utf-8")  # noqa: SIM115 - closed below
     try:
-        n = exp.export_jsonl(engine, stream, start_ns=start, end_ns=end, with_content=with_content)
+        n = exp.export_jsonl(engine, stream, start_ns=start, end_ns=end, with_content=with_content, opener=opener)
     finally:
         if stream is not sys.stdout:
             stream.close()
     click.echo(f"exported {n} records", err=True)
+
+
+def _key_ring(s: Settings, engine: Any) -> Any:
+    """The store's key ring when a key-encryption key is configured (checked against the store), else None."""
+    from .privacy.encryption import KeyRing, check_keys, load_kek
+    from .store import migrate as do_migrate
+
+    try:
+        kek = load_kek(s)
+        do_migrate(engine)
+        ring = KeyRing(engine, kek) if kek is not None else None
+        check_keys(engine, ring)
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from None
+    return ring
+
+
+def _content_opener(s: Settings, engine: Any) -> Any:
+    ring = _key_ring(s, engine)
+    return ring.open if ring is not None else None
+
+
+@main.group()
+def keys() -> None:
+    """Keys for encryption at rest: make a key-encryption key, or re-wrap data keys under a new one."""
+
+
+@keys.command("generate")
+def keys_generate() -> None:
+    """Print a new random 256-bit key-encryption key (base64) for encryption_key_file or WATCHKEEPER_ENCRYPTION_KEY.
+
+    Keep it outside the data directory and back it up: without it, encrypted content cannot be read.
+    """
+    from .privacy.encryption import generate_key
+
+    click.echo(generate_key())
+
+
+@keys.command("rotate")
+@_common
+@click.option(
+    "--new-key-file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="File holding the new key-encryption key.",
+)
+def keys_rotate(config_file: str | None, data_dir: str | None, database_url: str | None, new_key_file: str) -> None:
+    """Re-wrap every data key from the configured key-encryption key to a new one; content is not touched.
+
+    Run it, then point encryption_key_file at the new key and restart. It can be interrupted and run again.
+    """
+    from .privacy.encryption import LocalKey, parse_key
+    from .store import make_engine
+
+    try:
+        new = LocalKey(parse_key(Path(new_key_file).read_text(encoding="ascii"), f"--new-key-file {new_key_file}"))
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from None
+    except UnicodeDecodeError:
+        raise click.ClickException("--new-key-file does not hold a text key") from None
+    s = _settings(config_file, data_dir=data_dir, database_url=database_url)
+    engine = make_engine(s.url, sqlite_synchronous=s.sqlite_synchronous)
+    try:
+        ring = _key_ring(s, engine)
+        if ring is None:
+            raise click.ClickException("no key-encryption key is configured; there is nothing to rotate")
+        n = ring.rewrap(new)
+    finally:
+        engine.dispose()
+    click.echo(f"re-wrapped {n} data keys from {ring.kek.key_id} to {new.key_id}")
+
+
+@main.command()
+@_common
+@click.option("--subject", "subject_id", required=True, help="The (pseudonymous) subject id to erase.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def erase(config_file: str | None, data_dir: str | None, database_url: str | None, subject_id: str, yes: bool) -> None:
+    """Erase a data subject: destroy their data keys, delete their content, and record the erasure.
+
+    Prints a JSON report of what was erased. Metadata without content (times, models, token counts) is kept.
+    """
+    from .privacy.erasure import erase_subject
+    from .store import make_engine
+
+    s = _settings(config_file, data_dir=data_dir, database_url=database_url)
+    if not yes:
+        click.confirm(f"Erase all content of subject {subject_id!r}? This cannot be undone", abort=True)
+    engine = make_engine(s.url, sqlite_synchronous=s.sqlite_synchronous)
+    try:
+        report = erase_subject(engine, subject_id, ring=_key_ring(s, engine))
+    except WatchkeeperError as e:
+        raise click.ClickException(str(e)) from None
+    finally:
+        engine.dispose()
+    click.echo(json.dumps(report.as_dict()))
+
+
+@main.command()
+@click.option(
+    "--config", "config_file", type=click.Path(dir_okay=False), help="TOML config file with a [privacy] policy."
+)
+def redact(config_file: str | None) -> None:
+    """Redact JSONL from standard input to standard output, with the engine and policy the server uses.
+
+    Each input line is {"id": ..., "text": "..."}; each output line is {"id", "text": <redacted>, "spans":
+    [{"start", "end", "type"}]} with offsets into the input text (Python str code points), so the engine can be
+    measured on any labelled corpus. A line that cannot be redacted becomes {"id", "error"}; the count of such lines
+    goes to standard error.
+    """
+    from .privacy import PolicyError, make_redactor, redact_jsonl
+
+    s = _settings(config_file)
+    try:
+        redactor = make_redactor(s.privacy, s.privacy_hmac_key or None)
+    except PolicyError as e:
+        raise click.ClickException(str(e)) from None
+    _done, rejected = redact_jsonl(sys.stdin.buffer, sys.stdout, redactor)
+    sys.stdout.flush()
+    if rejected:
+        click.echo(f"watchkeeper redact: {rejected} line(s) rejected (see their 'error' field)", err=True)
+
+
+@main.command()
+def classify() -> None:
+    """Label JSONL from standard input with the signals, to standard output, so they can be measured on any set.
+
+    Each input line is {"id", "text"} for a user input (optional "system": the system prompt it was sent with),
+    {"id", "prompt", "completion"} for a model output, or {"id", "tool_result"} for a tool or MCP result. Each output
+    line has the "id" and, per signal (language, script, jailbreak, prompt_injection, refusal, output_language,
+    indirect_injection), {"label", "score", "version"} with "reason" when the label is unknown and "evidence" naming
+    the rules that fired. A line that is not a JSON object becomes {"id", "error"}; their count goes to standard error.
+    """
+    from .signals import classify_jsonl
+
+    _done, rejected = classify_jsonl(sys.stdin.buffer, sys.stdout)
+    sys.stdout.flush()
+    if rejected:
+        click.echo(f"watchkeeper classify: {rejected} line(s) rejected (see their 'error' field)", err=True)
+
+
+@main.group()
+def signals() -> None:
+    """Signals stored on each span (language, refusal, jailbreak, injection, tool errors, cohorts)."""
+
+
+@signals.command("backfill")
+@_common
+@click.option("--dry-run", is_flag=True, help="Count the spans whose labels would be recomputed; change nothing.")
+@click.option("--project", "project_id", type=int, default=1, show_default=True, help="The project id.")
+def signals_backfill(
+    config_file: str | None, data_dir: str | None, database_url: str | None, dry_run: bool, project_id: int
+) -> None:
+    """Recompute the labels of stored spans whose detector version differs from this version's.
+
+    Reads content (with the configured key when content is encrypted at rest); spans whose content was purged or
+    erased keep the labels they have. Prints a JSON report.
+    """
+    from .signals.backfill import backfill
+
+    s = _settings(config_file, data_dir=data_dir, database_url=database_url)
+    engine = _open_store(s)
+    try:
+        report = backfill(engine, opener=_content_opener(s, engine), project_id=project_id, dry_run=dry_run)
+    finally:
+        engine.dispose()
+    click.echo(json.dumps(report.as_dict()))
+
+
+def _open_store(s: Settings) -> Any:
+    from .store import make_engine
+    from .store import migrate as do_migrate
+
+    engine = make_engine(s.url, sqlite_synchronous=s.sqlite_synchronous)
+    do_migrate(engine)
+    return engine
+
+
+def _utc(ns: int) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ns / 1e9, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@main.command()
+@_common
+@click.option("--dry-run", is_flag=True, help="Count what would be purged; change nothing.")
+@click.option("--project", "project_id", type=int, help="Purge one project only (default: every project).")
+def purge(
+    config_file: str | None, data_dir: str | None, database_url: str | None, dry_run: bool, project_id: int | None
+) -> None:
+    """Apply the retention policy now: clear expired content, delete expired rows, record what was done.
+
+    Prints, per project and data class, the period, the cutoff and how many records were (or would be) purged.
+    Records under an active legal hold are skipped. The server runs the same purge every purge_interval_s seconds;
+    see docs/retention.md.
+    """
+    from .privacy.retention import policy_from_settings
+    from .privacy.retention import purge as do_purge
+
+    s = _settings(config_file, data_dir=data_dir, database_url=database_url)
+    try:
+        policy = policy_from_settings(s)
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from None
+    report = do_purge(_open_store(s), policy, batch_size=s.purge_batch_size, project_id=project_id, dry_run=dry_run)
+    verb = "would purge" if dry_run else "purged"
+    for r in report.results:
+        head = f"project {r.project_id}  {r.data_class:<10} {r.days:>5} days  cutoff {_utc(r.cutoff_ns)}"
+        if r.enforced:
+            click.echo(f"{head}  {verb} {r.count}  (policy {r.policy})")
+        else:
+            click.echo(f"{head}  not stored yet: enforced by the room that stores them")
+    if report.reclaimed_pages:
+        click.echo(f"gave {report.reclaimed_pages} free pages back to the file system")
+
+
+@main.group()
+def hold() -> None:
+    """Legal holds: keep a subject's or a session's records out of every purge until the hold is released."""
+
+
+@hold.command("place")
+@_common
+@click.option("--subject", help="The subject id to hold (every trace that touches it).")
+@click.option("--session", help="The session id to hold (every trace that touches it).")
+@click.option("--reason", required=True, help="Why: the matter, case or ticket reference (kept with the hold).")
+@click.option("--project", "project_id", type=int, default=1, show_default=True, help="The project id.")
+def hold_place(
+    config_file: str | None,
+    data_dir: str | None,
+    database_url: str | None,
+    subject: str | None,
+    session: str | None,
+    reason: str,
+    project_id: int,
+) -> None:
+    """Place a legal hold on a subject or a session; prints the hold's id (needed to release it)."""
+    from .privacy.holds import place_hold
+
+    if (subject is None) == (session is None):
+        raise click.UsageError("give exactly one of --subject ID or --session ID")
+    s = _settings(config_file, data_dir=data_dir, database_url=database_url)
+    scope, scope_id = ("subject", subject) if subject is not None else ("session", session)
+    try:
+        h = place_hold(_open_store(s), scope=scope, scope_id=scope_id or "", reason=reason, project_id=project_id)
+    except InputError as e:
+        raise click.BadParameter(str(e)) from None
+    click.echo(f"hold {h.id} placed on {h.scope} {h.scope_id!r} in project {h.project_id}")
+
+
+@hold.command("release")
+@_common
+@click.argument("hold_id", type=int)
+def hold_release(config_file: str | None, data_dir: str | None, database_url: str | None, hold_id: int) -> None:
+    """Release the legal hold HOLD_ID (see `watchkeeper hold list`); later purges may then remove its records."""
+    from .errors import NotFound
+    from .privacy.holds import release_hold
+
+    s = _settings(config_file, data_dir=data_dir, database_url=database_url)
+    try:
+        h = release_hold(_open_store(s), hold_id)
+    except NotFound as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"hold {h.id} on {h.scope} {h.scope_id!r} released at {_utc(h.released_ns or 0)}")
+
+
+@hold.command("list")
+@_common
+@click.option("--all", "include_released", is_flag=True, help="Include released holds.")
+def hold_list(config_file: str | None, data_dir: str | None, database_url: str | None, include_released: bool) -> None:
+    """List the active legal holds (with --all, released ones too), oldest first."""
+    from .privacy.holds import list_holds
+
+    s = _settings(config_file, data_dir=data_dir, database_url=database_url)
+    holds = list_holds(_open_store(s), include_released=include_released)
+    if not holds:
+        click.echo("no legal holds" if include_released else "no active legal holds")
+    for h in holds:
+        released = f"released {_utc(h.released_ns)}" if h.released_ns is not None else "active"
+        click.echo(
+            f"{h.id}\tproject {h.project_id}\t{h.scope} {h.scope_id!r}\tplaced {_utc(h.created_ns)}\t{released}"
+            f"\t{h.reason}"
+        )
 
 
 @main.command("config")
@@ -354,8 +681,10 @@ def config_cmd(markdown: bool, config_file: str | None) -> None:
         click.echo(settings_markdown(), nl=False)
         return
     s = _settings(config_file)
+    secret = {x.name for x in SETTINGS if x.secret}
     for name in s.__dataclass_fields__:
-        click.echo(f"{name} = {getattr(s, name)!r}")
+        value = getattr(s, name)
+        click.echo(f"{name} = {'(set, hidden)' if name in secret and value else repr(value)}")
 
 
 def run() -> None:

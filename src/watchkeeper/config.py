@@ -7,14 +7,38 @@ generated from this table (``watchkeeper config --markdown``) and a test keeps t
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+
+
+class Table(Mapping[str, Any]):
+    """A read-only table setting (such as [privacy]); hashable, so it can be a dataclass default."""
+
+    __slots__ = ("_d",)
+
+    def __init__(self, values: Mapping[str, Any] | None = None) -> None:
+        self._d = dict(values or {})
+
+    def __getitem__(self, key: str) -> Any:
+        return self._d[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._d)
+
+    def __len__(self) -> int:
+        return len(self._d)
+
+    __hash__ = object.__hash__
+
+    def __repr__(self) -> str:
+        return repr(self._d)
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +47,7 @@ class Setting:
     type: type
     default: Any
     help: str
+    secret: bool = False  # never printed, logged or shown in an error
 
     @property
     def env(self) -> str:
@@ -41,6 +66,12 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("host", str, "127.0.0.1", "Address the server listens on."),
     Setting("port", int, 4319, "Port the server listens on (HTTP API, OTLP/HTTP at /v1/traces, web pages, /metrics)."),
+    Setting(
+        "workers",
+        int,
+        1,
+        "Server processes sharing the port (serve); each uses about one core. Use up to the number of cores.",
+    ),
     Setting(
         "max_body_bytes",
         int,
@@ -72,9 +103,94 @@ SETTINGS: tuple[Setting, ...] = (
         "TOML file of extra model prices (USD per million tokens) merged over the built-in table.",
     ),
     Setting("log_level", str, "info", "Server log level: debug, info, warning, error."),
+    Setting(
+        "encryption_key_file",
+        str,
+        "",
+        "File holding the key-encryption key (32 bytes, base64 or hex) that wraps the data keys of stored content. "
+        "Set this, encryption_key or encryption_kms to encrypt content at rest (AES-256-GCM).",
+    ),
+    Setting(
+        "encryption_key",
+        str,
+        "",
+        "The key-encryption key itself (base64 or hex); meant for the environment variable, not the config file.",
+        secret=True,
+    ),
+    Setting(
+        "encryption_kms",
+        str,
+        "",
+        "A key-encryption-key plugin instead of a local key: 'name' or 'name:argument', from the entry-point group "
+        "watchkeeper.kms.",
+    ),
+    Setting(
+        "admin_token",
+        str,
+        "",
+        "Token that privileged API calls (erasure) must send as 'Authorization: Bearer ...'; empty disables them.",
+        secret=True,
+    ),
+    Setting(
+        "privacy",
+        dict,
+        Table(),
+        "The privacy policy: the [privacy] table of the config file (or JSON in the environment variable): per entity "
+        "type and field path, redact, pseudonymise, mask, drop or keep. See docs/privacy.md.",
+    ),
+    Setting(
+        "privacy_hmac_key",
+        str,
+        "",
+        "Key of the keyed hash (HMAC-SHA256) that the pseudonymise action uses; needed only by that action. Meant "
+        "for the environment variable, not the config file.",
+        secret=True,
+    ),
+    Setting(
+        "retention_profile",
+        str,
+        "default",
+        "Retention profile: default, gdpr, hipaa or finance-7y (periods per data class; see docs/retention.md).",
+    ),
+    Setting(
+        "retention_payload_days",
+        int,
+        0,
+        "Days span and feedback content is kept before it is removed; 0: the profile's period.",
+    ),
+    Setting(
+        "retention_metadata_days",
+        int,
+        0,
+        "Days span and feedback rows are kept before they are deleted; 0: the profile's period.",
+    ),
+    Setting(
+        "retention_aggregate_days",
+        int,
+        0,
+        "Days aggregates (rollups) are kept; 0: the profile's period. Enforced once rollups are stored.",
+    ),
+    Setting(
+        "retention_audit_days",
+        int,
+        0,
+        "Days audit records are kept; 0: the profile's period. Enforced once the audit log is stored.",
+    ),
+    Setting(
+        "retention",
+        dict,
+        Table(),
+        "Per-project retention: the [retention.projects.<id>] tables of the config file (or JSON in the environment "
+        "variable), each with profile and/or payload_days, metadata_days, aggregate_days, audit_days.",
+    ),
+    Setting("purge_interval_s", int, 3600, "Seconds between the server's retention purges; 0 disables the purge."),
+    Setting(
+        "purge_batch_size", int, 500, "Rows a purge deletes or clears per transaction (small keeps ingest unblocked)."
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
+_TABLES = tuple(s.name for s in SETTINGS if s.type is dict)  # settings given as a [table] of the config file
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +199,7 @@ class Settings:
     database_url: str = ""
     host: str = "127.0.0.1"
     port: int = 4319
+    workers: int = 1
     max_body_bytes: int = 16 * 1024 * 1024
     max_string_chars: int = 1_000_000
     max_depth: int = 32
@@ -92,6 +209,20 @@ class Settings:
     sqlite_synchronous: str = "normal"
     prices_file: str = ""
     log_level: str = "info"
+    encryption_key_file: str = ""
+    encryption_key: str = field(default="", repr=False)
+    encryption_kms: str = ""
+    admin_token: str = field(default="", repr=False)
+    privacy: Mapping[str, Any] = Table()
+    privacy_hmac_key: str = field(default="", repr=False)
+    retention_profile: str = "default"
+    retention_payload_days: int = 0
+    retention_metadata_days: int = 0
+    retention_aggregate_days: int = 0
+    retention_audit_days: int = 0
+    retention: Mapping[str, Any] = Table()
+    purge_interval_s: int = 3600
+    purge_batch_size: int = 500
 
     @property
     def url(self) -> str:
@@ -102,6 +233,15 @@ class Settings:
 
 
 def _coerce(setting: Setting, value: Any, origin: str) -> Any:
+    if setting.type is dict:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                raise ConfigError(f"{origin}: {setting.name} must be a JSON object") from None
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{origin}: {setting.name} must be a table")
+        return Table(value)
     if setting.type is int:
         if isinstance(value, bool):
             raise ConfigError(f"{origin}: {setting.name} must be an integer")
@@ -118,15 +258,36 @@ def _coerce(setting: Setting, value: Any, origin: str) -> Any:
 
 
 def _validate(values: dict[str, Any]) -> None:
+    from .privacy.policy import PolicyError, parse_policy  # the policy's own rules, checked at start-up
+
+    try:
+        policy = parse_policy(values["privacy"])
+    except PolicyError as e:
+        raise ConfigError(f"{e}; see docs/privacy.md") from None
+    if policy.needs_key and not values["privacy_hmac_key"]:
+        raise ConfigError(
+            "privacy: the pseudonymise action needs a key: set privacy_hmac_key (WATCHKEEPER_PRIVACY_HMAC_KEY)"
+        )
     if values["sqlite_synchronous"] not in ("normal", "full"):
         raise ConfigError("sqlite_synchronous must be 'normal' or 'full'")
     if values["log_level"] not in ("debug", "info", "warning", "error"):
         raise ConfigError("log_level must be one of debug, info, warning, error")
     if not 0 < values["port"] < 65536:
         raise ConfigError("port must be between 1 and 65535")
-    for name in ("max_body_bytes", "max_string_chars", "max_depth", "queue_max_records", "commit_max_records"):
+    for name in (
+        "max_body_bytes",
+        "max_string_chars",
+        "max_depth",
+        "queue_max_records",
+        "commit_max_records",
+        "workers",
+        "purge_batch_size",
+    ):
         if values[name] <= 0:
             raise ConfigError(f"{name} must be positive")
+    from .privacy.retention import check_retention  # the profile names and periods are the retention room's
+
+    check_retention(values)
 
 
 def load_settings(
@@ -147,9 +308,12 @@ def load_settings(
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
         section = doc.get("watchkeeper", doc)
+        for table in _TABLES:
+            if table in doc and section is not doc and table not in section:
+                section = {**section, table: doc[table]}  # [privacy], [retention] beside [watchkeeper]
         for key, value in section.items():
-            if isinstance(value, dict):
-                continue  # other sections belong to other rooms (pricing, redaction, ...)
+            if isinstance(value, dict) and key not in _TABLES:
+                continue  # other sections belong to other rooms (pricing, ...)
             if key not in _BY_NAME:
                 raise ConfigError(f"config file {path}: unknown setting {key!r}; see docs/configuration.md")
             values[key] = _coerce(_BY_NAME[key], value, f"config file {path}")
@@ -173,7 +337,7 @@ def settings_markdown() -> str:
         "| --- | --- | --- | --- |",
     ]
     for s in SETTINGS:
-        default = repr(s.default) if s.type is str else str(s.default)
+        default = repr(s.default) if s.type is str else "{}" if s.type is dict else str(s.default)
         lines.append(f"| `{s.name}` | `{s.env}` | `{default}` | {s.help} |")
     return "\n".join(lines) + "\n"
 

@@ -13,12 +13,18 @@ with a reused context costs ~6 µs for a 1 KB payload where zlib costs ~18 µs, 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 import zstandard
 
-from .records import Message, Span
+from .errors import ContentLocked
+from .records import Feedback, FeedbackKind, Message, Span
+
+# Opens a sealed blob (see privacy/encryption.py): (blob, associated data) → the packed blob inside, or None when
+# its data key was destroyed by an erasure.
+ContentOpener = Callable[[bytes, bytes], bytes | None]
 
 _COMPRESS_OVER = 200
 _local = threading.local()
@@ -48,10 +54,27 @@ def pack_content(content: dict[str, Any]) -> bytes | None:
     return b"J" + raw
 
 
-def unpack_content(blob: bytes | None) -> dict[str, Any]:
-    """The payload dict of a packed blob."""
+def record_aad(project_id: int, kind: str, record_id: str, field: str = "content") -> bytes:
+    """The associated data that binds a sealed field to its record (the key id is appended when sealing).
+
+    Length-prefixed, so no choice of ids can make two different records share associated data.
+    """
+    parts = (b"watchkeeper/aad/v1", str(project_id).encode(), kind.encode(), record_id.encode(), field.encode())
+    return b"".join(len(p).to_bytes(4, "big") + p for p in parts)
+
+
+def unpack_content(blob: bytes | None, opener: ContentOpener | None = None, aad: bytes = b"") -> dict[str, Any]:
+    """The payload dict of a packed blob; sealed blobs need ``opener`` (fail closed without it)."""
     if not blob:
         return {}
+    if blob[:1] == b"E":
+        if opener is None:
+            raise ContentLocked(
+                "this content is encrypted and the server has no key-encryption key configured; "
+                "set encryption_key_file, WATCHKEEPER_ENCRYPTION_KEY or encryption_kms"
+            )
+        inner = opener(blob, aad)
+        return {} if inner is None else unpack_content(inner)
     marker, body = blob[:1], blob[1:]
     if marker == b"S":
         body = _decompressor().decompress(body)
@@ -59,6 +82,17 @@ def unpack_content(blob: bytes | None) -> dict[str, Any]:
         raise ValueError("unknown payload encoding")
     out: dict[str, Any] = orjson.loads(body)
     return out
+
+
+def feedback_content(f: Feedback) -> dict[str, Any]:
+    """The content fields of a feedback event: free text (a correction, a comment)."""
+    content: dict[str, Any] = {}
+    numeric = f.kind in (FeedbackKind.THUMBS, FeedbackKind.SCORE) and isinstance(f.value, int | float)
+    if f.value is not None and not numeric:
+        content["value"] = f.value
+    if f.comment is not None:
+        content["comment"] = f.comment
+    return content
 
 
 def _msg(m: Message) -> dict[str, Any]:
@@ -113,7 +147,10 @@ def span_content(s: Span) -> dict[str, Any]:
 
 
 __all__ = [
+    "ContentOpener",
+    "feedback_content",
     "pack_content",
+    "record_aad",
     "span_content",
     "unpack_content",
 ]

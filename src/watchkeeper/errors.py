@@ -4,10 +4,17 @@
     ├── ConfigError            a setting or the config file is wrong (raised at start-up)
     ├── InputError             a request, file or record is malformed; HTTP 400/422
     │   ├── PayloadTooLarge    a body or a decompressed body exceeds the limit; HTTP 413
-    │   └── UnsupportedMediaType  neither protobuf nor JSON; HTTP 415
+    │   ├── UnsupportedMediaType  neither protobuf nor JSON; HTTP 415
+    │   ├── trust.CheckpointError  a malformed or badly signed checkpoint; HTTP 422
+    │   │   └── trust.ForkError    two checkpoints of one size with different roots
+    │   ├── trust.ProofError       a malformed or failing inclusion/consistency proof; HTTP 422
+    │   └── trust.LeafError        malformed log-leaf bytes; HTTP 422
+    ├── Forbidden              the caller may not do this (no or wrong admin token); HTTP 403
     ├── NotFound               the thing asked for does not exist; HTTP 404
+    ├── Conflict               the request contradicts the stored state (e.g. a legal hold); HTTP 409
     ├── Overloaded             the ingest queue is full; HTTP 429 with Retry-After
-    └── StorageError           the store refused or failed a write; HTTP 503
+    ├── StorageError           the store refused or failed a write; HTTP 503
+    └── ContentLocked          stored content cannot be opened: no key, wrong key, or altered; HTTP 503
 
 Every message says what was wrong and what to do. No message ever contains payload text: errors name the field and
 the rule that failed (``records.RecordError`` carries exactly those two).
@@ -75,8 +82,31 @@ class StorageError(WatchkeeperError):
     type_slug = "storage-unavailable"
 
 
+class Conflict(WatchkeeperError):
+    status = 409
+    title = "Conflict"
+    type_slug = "conflict"
+
+
+class Forbidden(WatchkeeperError):
+    status = 403
+    title = "Forbidden"
+    type_slug = "forbidden"
+
+
+class ContentLocked(WatchkeeperError):
+    """Encrypted content that cannot be opened here. Never falls back to anything but this error."""
+
+    status = 503
+    title = "Content unavailable"
+    type_slug = "content-locked"
+
+
 __all__ = [
     "ConfigError",
+    "Conflict",
+    "ContentLocked",
+    "Forbidden",
     "InputError",
     "NotFound",
     "Overloaded",

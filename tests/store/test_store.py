@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from sqlalchemy import Engine, func, select
 
-from watchkeeper.content import pack_content, span_content
+from watchkeeper.content import feedback_content, pack_content, span_content
 from watchkeeper.errors import InputError, NotFound, Overloaded
 from watchkeeper.records import (
     Account,
@@ -52,7 +52,7 @@ def make_span(
 def rows(spans: list[Span], fb: list[Feedback] = ()) -> RowBatch:  # type: ignore[assignment]
     return RowBatch(
         span_rows=[span_row(s, 1, T0, pack_content(span_content(s))) for s in spans],
-        feedback_rows=[feedback_row(f, 1, T0) for f in fb],
+        feedback_rows=[feedback_row(f, 1, T0, pack_content(feedback_content(f))) for f in fb],
     )
 
 

@@ -25,6 +25,8 @@ class Batch:
     feedback: list[Feedback] = field(default_factory=list)
     # Filled by the ``pack`` processor: the stored form of each span's content, in span order.
     payloads: list[bytes | None] = field(default_factory=list)
+    # Filled by ``pack`` too: the stored form of each feedback event's free text, in feedback order.
+    feedback_payloads: list[bytes | None] = field(default_factory=list)
     # Records a processor chose to drop, by reason: an explicit, counted outcome, never a swallowed exception.
     dropped: Counter[str] = field(default_factory=Counter)
 

@@ -47,7 +47,8 @@ SETTINGS: tuple[Setting, ...] = (
         None,
         None,
         "callable",
-        "Applied to each span's JSON form in the exporter thread before export; return the dict or None to drop.",
+        "Applied to each span's JSON form in the exporter thread before export; return the dict or None to drop. "
+        "True: redact PII and secrets with Watchkeeper's engine (the server's default policy).",
     ),
     Setting("max_queue_size", None, 4096, "int", "Records held for export; when full, new records are dropped."),
     Setting("max_batch_size", None, 512, "int", "Records per POST."),
@@ -90,6 +91,12 @@ def _convert(setting: Setting, value: Any, origin: str) -> Any:
     kind = setting.type
     where = f"setting {setting.name!r} ({origin})"
     if kind == "callable":
+        if value is True:  # Watchkeeper's own redaction engine, imported only now that it is asked for
+            from watchkeeper.sdk._redact import engine_hook
+
+            return engine_hook()
+        if value is False:
+            return None
         if not callable(value):
             raise ValueError(f"{where} must be callable")
         return value

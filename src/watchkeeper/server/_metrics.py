@@ -91,6 +91,18 @@ class Metrics(Collector):
             ["tool", "outcome"],
             registry=r,
         )
+        self.purged_records = Counter(
+            "watchkeeper_retention_purged_records_total",
+            "Records purged by retention, by data class (payloads: content removed; metadata: rows deleted).",
+            ["data_class"],
+            registry=r,
+        )
+        self.purge_runs = Counter(
+            "watchkeeper_retention_purge_runs_total",
+            "Retention purge runs, by outcome (ok, error).",
+            ["outcome"],
+            registry=r,
+        )
         self._model = _Capped()
         self._tool = _Capped()
         self._depth: Callable[[], int] = lambda: 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
@@ -11,10 +13,16 @@ from sqlalchemy import Engine
 from ..config import Settings
 from ..errors import InputError
 from ..pipeline import Batch, Context, Processor, default_chain, run_chain
+from ..privacy.encryption import KeyRing, check_keys, load_kek
 from ..records import Feedback, RecordError, Span
 from ..store import CommitStats, RowBatch, Writer, make_engine, migrate, optimize
 from ..store._codec import feedback_row, span_row
 from ._metrics import Metrics
+
+Decoded = tuple[list[Span], list[Feedback]]
+# Threads that decode and prepare request bodies. Two keep a core busy while the other thread waits on the GIL,
+# and bound how many decoded batches (~10x their wire size in memory) exist at once under overload.
+PREPARE_THREADS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +36,10 @@ class Runtime:
         self.settings = settings
         self.engine = engine or make_engine(settings.url, sqlite_synchronous=settings.sqlite_synchronous)
         self.metrics = metrics or Metrics()
-        self.chain: list[Processor] = default_chain(settings)
+        kek = load_kek(settings)  # a wrong or unreadable key is a ConfigError here, before anything starts
+        self.keyring = KeyRing(self.engine, kek) if kek is not None else None
+        self.opener = self.keyring.open if self.keyring is not None else None
+        self.chain: list[Processor] = default_chain(settings, keyring=self.keyring)
         self.writer = Writer(
             self.engine,
             queue_max_records=settings.queue_max_records,
@@ -38,16 +49,23 @@ class Runtime:
         self.metrics.bind_queue(lambda: self.writer.depth, lambda: self.writer.capacity)
         self.started_ns = time.time_ns()
         self.ready = False
+        self._pool: ThreadPoolExecutor | None = None
 
     def start(self) -> None:
         """Migrate the schema if needed and start the writer."""
         migrate(self.engine)
         optimize(self.engine)
+        check_keys(self.engine, self.keyring)
         self.writer.start()
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(PREPARE_THREADS, thread_name_prefix="watchkeeper-prepare")
         self.ready = True
 
     def stop(self) -> None:
         self.ready = False
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
         self.writer.stop()
         self.engine.dispose()
 
@@ -68,18 +86,26 @@ class Runtime:
             self.metrics.records.labels(source, "span", "dropped").inc(dropped)
         rows = RowBatch(
             span_rows=[span_row(s, project_id, now, p) for s, p in zip(batch.spans, batch.payloads, strict=True)],
-            feedback_rows=[feedback_row(f, project_id, now) for f in batch.feedback],
+            feedback_rows=[
+                feedback_row(f, project_id, now, p)
+                for f, p in zip(batch.feedback, batch.feedback_payloads, strict=True)
+            ],
         )
         return rows
 
     async def ingest(self, spans: list[Span], feedback: list[Feedback], source: str) -> Accepted:
         """Process and durably store records; returns only after the commit (acknowledge after commit)."""
-        try:
-            rows = await asyncio.to_thread(self.prepare, spans, feedback, source)
-        except InputError:
-            self.metrics.records.labels(source, "span", "rejected").inc(len(spans))
-            self.metrics.records.labels(source, "feedback", "rejected").inc(len(feedback))
-            raise
+        return await self.ingest_body(lambda: (spans, feedback), source)
+
+    async def ingest_body(self, decode: Callable[[], Decoded], source: str) -> Accepted:
+        """Decode a request body with ``decode``, process and durably store its records; returns after the commit.
+
+        Decoding and the pipeline are CPU work, so both run on a worker thread, never on the event loop. A full
+        queue is refused (``Overloaded``) before any of that work is spent.
+        """
+        self.writer.check_room()
+        loop = asyncio.get_running_loop()
+        spans, rows = await loop.run_in_executor(self._pool, self._decode_and_prepare, decode, source)
         fut = self.writer.submit(rows)  # raises Overloaded at once when the queue is full
         await asyncio.wrap_future(fut)
         self.metrics.records.labels(source, "span", "accepted").inc(len(rows.span_rows))
@@ -87,6 +113,16 @@ class Runtime:
             self.metrics.records.labels(source, "feedback", "accepted").inc(len(rows.feedback_rows))
         self.metrics.observe_spans(spans)
         return Accepted(spans=len(rows.span_rows), feedback=len(rows.feedback_rows))
+
+    def _decode_and_prepare(self, decode: Callable[[], Decoded], source: str) -> tuple[list[Span], RowBatch]:
+        spans, feedback = decode()
+        try:
+            rows = self.prepare(spans, feedback, source)
+        except InputError:
+            self.metrics.records.labels(source, "span", "rejected").inc(len(spans))
+            self.metrics.records.labels(source, "feedback", "rejected").inc(len(feedback))
+            raise
+        return spans, rows
 
     def ingest_sync(self, spans: list[Span], feedback: list[Feedback], source: str, timeout: float = 120.0) -> Accepted:
         """The same as :meth:`ingest` for callers without an event loop (replay, tests)."""

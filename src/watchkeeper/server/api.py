@@ -12,7 +12,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from ..errors import InputError, PayloadTooLarge
 from ..ingest._body import decompress
 from ..ingest.jsonbatch import decode_json_batch
-from ..records import feedback_to_dict, span_to_dict
+from ..records import Feedback, Span, feedback_to_dict, span_to_dict
 from ..store import queries
 from ._runtime import Runtime
 from ._schemas import (
@@ -26,6 +26,7 @@ from ._schemas import (
 )
 
 router = APIRouter()
+_EMPTY_EXPORT_RESPONSE = ExportTraceServiceResponse().SerializeToString()
 
 PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 INGEST_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -104,19 +105,23 @@ async def otlp_traces(request: Request) -> Response:
     from ..ingest.otlp import decode_otlp
 
     rt = _rt(request)
-    limit = rt.settings.max_body_bytes
-    raw = await read_body(request, limit)
-    body = decompress(raw, request.headers.get("content-encoding"), limit)
-    ctype = request.headers.get("content-type", "")
     s = rt.settings
-    spans = decode_otlp(
-        body, ctype, max_string_chars=s.max_string_chars, max_depth=s.max_depth, max_future_s=s.max_future_s
-    )
-    await rt.ingest(spans, [], "otlp")
-    resp = ExportTraceServiceResponse()
+    limit = s.max_body_bytes
+    raw = await read_body(request, limit)
+    encoding = request.headers.get("content-encoding")
+    ctype = request.headers.get("content-type", "")
+
+    def decode() -> tuple[list[Span], list[Feedback]]:  # runs on a worker thread, off the event loop
+        body = decompress(raw, encoding, limit)
+        spans = decode_otlp(
+            body, ctype, max_string_chars=s.max_string_chars, max_depth=s.max_depth, max_future_s=s.max_future_s
+        )
+        return spans, []
+
+    await rt.ingest_body(decode, "otlp")
     if ctype.split(";")[0].strip().lower() == "application/json":
         return JSONResponse({})
-    return Response(resp.SerializeToString(), media_type="application/x-protobuf")
+    return Response(_EMPTY_EXPORT_RESPONSE, media_type="application/x-protobuf")
 
 
 @router.post(
@@ -143,9 +148,12 @@ async def ingest(request: Request) -> IngestResponse:
 
         raise UnsupportedMediaType("send application/json", field="Content-Type")
     raw = await read_body(request, limit)
-    body = decompress(raw, request.headers.get("content-encoding"), limit)
-    spans, feedback = decode_json_batch(body, source="api")
-    acc = await rt.ingest(spans, feedback, "api")
+    encoding = request.headers.get("content-encoding")
+
+    def decode() -> tuple[list[Span], list[Feedback]]:  # runs on a worker thread, off the event loop
+        return decode_json_batch(decompress(raw, encoding, limit), source="api")
+
+    acc = await rt.ingest_body(decode, "api")
     return IngestResponse(accepted={"spans": acc.spans, "feedback": acc.feedback})
 
 
@@ -346,9 +354,9 @@ def _node(n: queries.TreeNode) -> dict[str, Any]:
 def get_trace(request: Request, trace_id: str) -> dict[str, Any]:
     """One trace as a tree of spans with their content, and the feedback attached to it."""
     rt = _rt(request)
-    spans = queries.get_trace(rt.engine, trace_id)
+    spans = queries.get_trace(rt.engine, trace_id, opener=rt.opener)
     roots = queries.build_tree(spans)
-    fb = queries.trace_feedback(rt.engine, spans[0].trace_id)
+    fb = queries.trace_feedback(rt.engine, spans[0].trace_id, opener=rt.opener)
     return {
         "trace_id": spans[0].trace_id,
         "span_count": len(spans),

@@ -15,7 +15,8 @@ from sqlalchemy import text
 
 from .. import __version__
 from ..config import Settings
-from . import _problems, api, pages
+from ..privacy.retention import ENFORCED, PurgeReport, RetentionJob, policy_from_settings
+from . import _erasure, _problems, api, pages
 from ._runtime import Runtime
 from ._schemas import FeedbackIn, IngestBody, SpanIn
 
@@ -25,14 +26,17 @@ log = logging.getLogger("watchkeeper.server")
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
     """The server application. The runtime (store, writer) starts with the app's lifespan."""
     rt = runtime or Runtime(settings or Settings())
+    retention = _retention_job(rt)  # a bad retention policy stops the server here, before it listens
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         rt.start()
+        retention.start()
         log.info("ready", extra={"event": "ready"})
         try:
             yield
         finally:
+            retention.stop()
             rt.stop()
 
     app = FastAPI(
@@ -45,6 +49,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.state.runtime = rt
     _problems.install(app)
     app.include_router(api.router)
+    app.include_router(_erasure.router)
     app.include_router(pages.router)
 
     @app.get("/healthz", tags=["health"])
@@ -93,3 +98,22 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         return response
 
     return app
+
+
+def _retention_job(rt: Runtime) -> RetentionJob:
+    """The periodic retention purge (privacy/retention.py); it counts what it purges and never stops the server."""
+    s = rt.settings
+
+    def counted(report: PurgeReport) -> None:
+        rt.metrics.purge_runs.labels("ok").inc()
+        for cls in ENFORCED:
+            rt.metrics.purged_records.labels(cls).inc(report.count(cls))
+
+    return RetentionJob(
+        rt.engine,
+        policy_from_settings(s),
+        interval_s=s.purge_interval_s,
+        batch_size=s.purge_batch_size,
+        on_report=counted,
+        on_error=lambda _e: rt.metrics.purge_runs.labels("error").inc(),
+    )

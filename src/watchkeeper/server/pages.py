@@ -170,9 +170,9 @@ def traces_table(request: Request) -> Response:
 
 
 def _load_trace(request: Request, trace_id: str) -> tuple[list[Any], list[Any]]:
-    engine = _rt(request).engine
-    trace = queries.get_trace(engine, trace_id)
-    return trace, queries.trace_feedback(engine, trace[0].trace_id)
+    rt = _rt(request)
+    trace = queries.get_trace(rt.engine, trace_id, opener=rt.opener)
+    return trace, queries.trace_feedback(rt.engine, trace[0].trace_id, opener=rt.opener)
 
 
 @router.get("/traces/{trace_id}")
@@ -221,9 +221,9 @@ def sessions_page(request: Request) -> Response:
 @router.get("/sessions/{session_id:path}")
 @_page
 def session_page(request: Request, session_id: str) -> Response:
-    engine = _rt(request).engine
-    summaries = queries.session_traces(engine, session_id)
-    turns = [v.turn(t, queries.get_trace(engine, t.trace_id)) for t in summaries]
+    rt = _rt(request)
+    summaries = queries.session_traces(rt.engine, session_id)
+    turns = [v.turn(t, queries.get_trace(rt.engine, t.trace_id, opener=rt.opener)) for t in summaries]
     return _render(request, "session.html", session_id=session_id, turns=turns)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from ..content import pack_content, unpack_content
+from ..content import ContentOpener, record_aad, unpack_content
 from ..records import (
     Account,
     Feedback,
@@ -92,10 +92,13 @@ def span_row(s: Span, project_id: int, ingested_ns: int, payload: bytes | None) 
     }
 
 
-def span_from_row(r: Any, *, with_payload: bool = True) -> Span:
-    """A span record from a ``spans`` row (a SQLAlchemy Row or mapping)."""
+def span_from_row(r: Any, *, with_payload: bool = True, opener: ContentOpener | None = None) -> Span:
+    """A span record from a ``spans`` row (a SQLAlchemy Row or mapping); ``opener`` opens sealed content."""
     m = r._mapping if hasattr(r, "_mapping") else r
-    p = unpack_content(m["payload"]) if with_payload and "payload" in m else {}
+    p: dict[str, Any] = {}
+    if with_payload and m.get("payload"):
+        aad = record_aad(m["project_id"], "span", f"{m['trace_id'].hex()}:{m['span_id'].hex()}")
+        p = unpack_content(m["payload"], opener, aad)
     kind = SpanKind(m["kind"])
     llm = None
     llm_cols = (
@@ -177,15 +180,11 @@ def span_from_row(r: Any, *, with_payload: bool = True) -> Span:
     )
 
 
-def feedback_row(f: Feedback, project_id: int, ingested_ns: int) -> dict[str, Any]:
+def feedback_row(f: Feedback, project_id: int, ingested_ns: int, payload: bytes | None) -> dict[str, Any]:
+    """The ``feedback`` row of a record; ``payload`` is the already-encoded content blob."""
     score: float | None = None
     if f.kind in (FeedbackKind.THUMBS, FeedbackKind.SCORE) and isinstance(f.value, int | float):
         score = float(f.value)
-    content: dict[str, Any] = {}
-    if f.value is not None and score is None:
-        content["value"] = f.value
-    if f.comment is not None:
-        content["comment"] = f.comment
     return {
         "project_id": project_id,
         "feedback_id": f.id,
@@ -198,14 +197,14 @@ def feedback_row(f: Feedback, project_id: int, ingested_ns: int) -> dict[str, An
         "subject_id": f.subject_id,
         "source": f.source,
         "schema_version": f.schema_version,
-        "payload": pack_content(content),
+        "payload": payload,
         "ingested_ns": ingested_ns,
     }
 
 
-def feedback_from_row(r: Any) -> Feedback:
+def feedback_from_row(r: Any, opener: ContentOpener | None = None) -> Feedback:
     m = r._mapping if hasattr(r, "_mapping") else r
-    p = unpack_content(m["payload"])
+    p = unpack_content(m["payload"], opener, record_aad(m["project_id"], "feedback", m["feedback_id"]))
     kind = FeedbackKind(m["kind"])
     value: Any = p.get("value")
     if m["score"] is not None:

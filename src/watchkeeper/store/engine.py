@@ -20,6 +20,10 @@ def _log2(x: float | None) -> float | None:
 def _sqlite_pragmas(synchronous: str) -> Any:
     def on_connect(dbapi_conn: Any, _record: Any) -> None:
         cur = dbapi_conn.cursor()
+        # takes effect only in a new, empty file (before the first table and before WAL mode): a store created by
+        # this version gives the pages a retention purge frees back to the file system (privacy/retention.py);
+        # an older store keeps them for new rows, and a no-op here
+        cur.execute("PRAGMA auto_vacuum=INCREMENTAL")
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'full' else 'NORMAL'}")
         cur.execute("PRAGMA busy_timeout=10000")

@@ -9,6 +9,7 @@ from typing import IO, Any
 import orjson
 from sqlalchemy import Engine, select
 
+from ..content import ContentOpener
 from ..records import Span, feedback_to_dict, span_to_dict
 from ._codec import feedback_from_row, span_from_row
 from .tables import feedback, spans
@@ -23,6 +24,7 @@ def iter_spans(
     end_ns: int | None = None,
     with_content: bool = True,
     project_id: int = 1,
+    opener: ContentOpener | None = None,
 ) -> Iterator[Span]:
     """Stored spans in (start time, id) order, read in chunks so memory stays flat."""
     cols = list(spans.c) if with_content else [c for c in spans.c if c.name != "payload"]
@@ -41,7 +43,7 @@ def iter_spans(
         if not rows:
             return
         for r in rows:
-            yield span_from_row(r, with_payload=with_content)
+            yield span_from_row(r, with_payload=with_content, opener=opener)
         last = (rows[-1].start_ns, rows[-1].id)
 
 
@@ -53,10 +55,14 @@ def export_jsonl(
     end_ns: int | None = None,
     with_content: bool = True,
     project_id: int = 1,
+    opener: ContentOpener | None = None,
 ) -> int:
     """Write spans then feedback events as JSONL; returns the number of records written."""
     n = 0
-    for s in iter_spans(engine, start_ns=start_ns, end_ns=end_ns, with_content=with_content, project_id=project_id):
+    spans_ = iter_spans(
+        engine, start_ns=start_ns, end_ns=end_ns, with_content=with_content, project_id=project_id, opener=opener
+    )
+    for s in spans_:
         out.write(orjson.dumps(span_to_dict(s)).decode())
         out.write("\n")
         n += 1
@@ -67,7 +73,8 @@ def export_jsonl(
         q = q.where(feedback.c.time_ns < end_ns)
     with engine.connect() as conn:
         for r in conn.execute(q):
-            out.write(orjson.dumps(feedback_to_dict(feedback_from_row(r))).decode())
+            fb = feedback_from_row(r, opener) if with_content else feedback_from_row({**r._mapping, "payload": None})
+            out.write(orjson.dumps(feedback_to_dict(fb)).decode())
             out.write("\n")
             n += 1
     return n
@@ -168,6 +175,7 @@ def export_parquet(
     with_content: bool = True,
     project_id: int = 1,
     row_group: int = 50_000,
+    opener: ContentOpener | None = None,
 ) -> int:
     """Write spans as one flat Parquet table (needs pyarrow); returns the number of spans written."""
     import pyarrow as pa
@@ -199,7 +207,10 @@ def export_parquet(
     n = 0
     buf: list[dict[str, Any]] = []
     with pq.ParquetWriter(str(path), schema, compression="zstd") as w:
-        for s in iter_spans(engine, start_ns=start_ns, end_ns=end_ns, with_content=with_content, project_id=project_id):
+        spans_ = iter_spans(
+            engine, start_ns=start_ns, end_ns=end_ns, with_content=with_content, project_id=project_id, opener=opener
+        )
+        for s in spans_:
             buf.append(_flat(s, with_content))
             if len(buf) >= row_group:
                 w.write_table(pa.Table.from_pylist(buf, schema=schema))

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 from sqlalchemy import ColumnElement, Engine, Select, and_, case, func, literal_column, or_, select, text, tuple_
 
+from ..content import ContentOpener
 from ..errors import InputError, NotFound
 from ..records import Feedback, RecordError, Span, SpanKind, Status, check_hex_id
 from ._codec import feedback_from_row, span_from_row
@@ -160,8 +161,14 @@ def list_spans(
     return SpanPage([span_from_row(r, with_payload=False) for r in rows], nxt)
 
 
-def get_trace(engine: Engine, trace_id: str, *, project_id: int = 1) -> list[Span]:
-    """Every span of a trace with its content, in start order; NotFound if there is none."""
+def get_trace(
+    engine: Engine, trace_id: str, *, project_id: int = 1, opener: ContentOpener | None = None
+) -> list[Span]:
+    """Every span of a trace with its content, in start order; NotFound if there is none.
+
+    Sealed content needs ``opener`` (the server's key ring); without it, reading sealed content raises
+    ContentLocked rather than returning anything else.
+    """
     try:
         tid = bytes.fromhex(check_hex_id(trace_id, "trace_id", 32))
     except RecordError as e:
@@ -172,17 +179,19 @@ def get_trace(engine: Engine, trace_id: str, *, project_id: int = 1) -> list[Spa
         rows = sorted(conn.execute(q).fetchall(), key=lambda r: (r.start_ns, r.id))
     if not rows:
         raise NotFound(f"no trace {trace_id.lower()} is stored (it may not have arrived yet, or was purged)")
-    return [span_from_row(r) for r in rows]
+    return [span_from_row(r, opener=opener) for r in rows]
 
 
-def trace_feedback(engine: Engine, trace_id: str, *, project_id: int = 1) -> list[Feedback]:
+def trace_feedback(
+    engine: Engine, trace_id: str, *, project_id: int = 1, opener: ContentOpener | None = None
+) -> list[Feedback]:
     q = (
         select(feedback)
         .where(feedback.c.trace_id == bytes.fromhex(trace_id), feedback.c.project_id == project_id)
         .order_by(feedback.c.time_ns)
     )
     with engine.connect() as conn:
-        return [feedback_from_row(r) for r in conn.execute(q)]
+        return [feedback_from_row(r, opener) for r in conn.execute(q)]
 
 
 @dataclass(slots=True)

@@ -8,12 +8,19 @@ caller answers 429 with ``Retry-After``; nothing is dropped silently.
 
 Inserts are idempotent on (trace id, span id, project): re-sending a batch never duplicates a span. Several server
 processes may share one PostgreSQL; each has its own writer and the unique constraint keeps them consistent.
+Several processes may also share one SQLite file (``serve --workers``): their writers take turns through a lock
+file beside the database, because SQLite's own busy handler waits by sleeping in growing steps (up to 100 ms),
+which idles the waiting process, while a blocked ``flock`` wakes as soon as the other commit ends.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import operator
+import os
+import sys
 import threading
 import time
 from collections import deque
@@ -27,6 +34,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ..errors import Overloaded, StorageError
 from .tables import feedback, spans
+
+if sys.platform != "win32":
+    import fcntl
 
 log = logging.getLogger("watchkeeper.store.writer")
 
@@ -62,12 +72,40 @@ class _Insert:
         self.sql = str(compiled)
         self.positional = compiled.positional
         self.order = list(compiled.positiontup or []) if compiled.positional else [c.name for c in cols]
+        self._getter = operator.itemgetter(*self.order)  # a row dict to its parameter tuple, in one C call
 
     def params(self, rows: list[dict[str, Any]]) -> list[Any]:
         if self.positional:
-            order = self.order
-            return [tuple([r[k] for k in order]) for r in rows]
+            getter = self._getter
+            return [getter(r) for r in rows]
         return rows
+
+
+class _FileLock:
+    """An exclusive ``flock`` on a file: cross-process turn-taking that a killed holder releases with its process."""
+
+    def __init__(self, path: str) -> None:
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+
+    @contextlib.contextmanager
+    def held(self) -> Any:
+        fcntl.flock(self._fd, fcntl.LOCK_EX)  # releases the GIL while it waits
+        try:
+            yield
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
+def _sqlite_lock(engine: Engine) -> _FileLock | None:
+    db = engine.url.database
+    if sys.platform == "win32":
+        return None  # no flock: one server process per SQLite file there
+    if engine.dialect.name != "sqlite" or not db or db == ":memory:" or db.startswith("file:"):
+        return None
+    return _FileLock(db + "-writer.lock")
 
 
 class Writer:
@@ -91,6 +129,7 @@ class Writer:
         self._spans = _Insert(engine, spans)
         self._feedback = _Insert(engine, feedback)
         self._rate = 10_000.0  # records/s, smoothed; used to suggest Retry-After
+        self._lock: _FileLock | None = None
 
     @property
     def depth(self) -> int:
@@ -105,6 +144,8 @@ class Writer:
         """Start the writer thread (again, after a stop)."""
         with self._cond:
             self._stopping = False
+        if self._lock is None:
+            self._lock = _sqlite_lock(self._engine)
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="watchkeeper-writer", daemon=True)
             self._thread.start()
@@ -117,6 +158,21 @@ class Writer:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        if self._lock is not None and self._thread is None:
+            self._lock.close()
+            self._lock = None
+
+    def check_room(self) -> None:
+        """Raise :class:`Overloaded` when the queue is already full, so a caller can refuse before decoding."""
+        depth = self._depth  # a racy read is fine: submit checks again under the lock
+        if depth >= self._max:
+            raise self._overloaded(depth)
+
+    def _overloaded(self, depth: int) -> Overloaded:
+        wait = max(1, math.ceil(depth / max(self._rate, 1.0)))
+        return Overloaded(
+            f"the ingest queue holds {depth} records (limit {self._max}); retry after {wait} s", retry_after_s=wait
+        )
 
     def submit(self, batch: RowBatch) -> Future[int]:
         """Queue a batch; the future gives the number of records once they are committed."""
@@ -129,11 +185,7 @@ class Writer:
             if self._stopping:
                 raise StorageError("the server is shutting down; retry against another instance or after restart")
             if self._depth and self._depth + n > self._max:
-                wait = max(1, math.ceil(self._depth / max(self._rate, 1.0)))
-                raise Overloaded(
-                    f"the ingest queue holds {self._depth} records (limit {self._max}); retry after {wait} s",
-                    retry_after_s=wait,
-                )
+                raise self._overloaded(self._depth)
             self._queue.append((batch, fut))
             self._depth += n
             self._cond.notify()
@@ -158,15 +210,21 @@ class Writer:
     def _write(self, items: list[tuple[RowBatch, Future[int]]]) -> None:
         span_rows = [r for b, _ in items for r in b.span_rows]
         fb_rows = [r for b, _ in items for r in b.feedback_rows]
-        with self._engine.begin() as conn:
+        span_params = self._spans.params(span_rows) if span_rows else None
+        fb_params = self._feedback.params(fb_rows) if fb_rows else None
+        with self._turn(), self._engine.begin() as conn:
             cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
             try:
-                if span_rows:
-                    cur.executemany(self._spans.sql, self._spans.params(span_rows))
-                if fb_rows:
-                    cur.executemany(self._feedback.sql, self._feedback.params(fb_rows))
+                if span_params:
+                    cur.executemany(self._spans.sql, span_params)
+                if fb_params:
+                    cur.executemany(self._feedback.sql, fb_params)
             finally:
                 cur.close()
+
+    def _turn(self) -> Any:
+        """This process's turn to write: the SQLite lock file when there is one (built before taking it)."""
+        return self._lock.held() if self._lock is not None else contextlib.nullcontext()
 
     def _run(self) -> None:
         while True:

@@ -1,0 +1,344 @@
+"""Jailbreak attempts and prompt injections in user input, and instructions planted in tool and MCP results.
+
+Each attack family is a small set of patterns with a weight; a text's score is ``1 - Π(1 - wᵢ)`` over the families
+that fired, and a label is given at score ≥ 0.5. Families (``evidence`` of a label):
+
+jailbreak: ``persona`` (DAN, developer mode, "no restrictions"), ``refusal_suppression``, ``prefix_injection``,
+``obfuscation`` (base64, hex, rot13, leetspeak, Unicode tricks), ``adversarial_suffix``, ``many_shot``,
+``repeated_token``.
+prompt_injection: ``instruction_override``, ``system_prompt_extraction`` (and asking for the secrets a system prompt
+guards), ``payload_splitting``, ``fake_system``.
+indirect_injection (tool results): ``instruction_override``, ``addressed_to_ai``, ``hidden_instruction``,
+``exfiltration``.
+
+Patterns cover English, German, French, Spanish, Portuguese, Italian, Dutch, Russian, Japanese, Chinese and Korean for
+the families whose wording matters (override, extraction, persona, refusal suppression).
+"""
+
+# Pattern tables read best one alternative group per line, even where one runs past the line limit.
+# ruff: noqa: E501
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from functools import lru_cache
+
+from ._deobfuscate import decoded_layers, normalise, unicode_tricks
+from ._model import Label, unknown
+from ._text import check_text, clip
+
+VERSION = "attacks-1"
+THRESHOLD = 0.5
+
+
+def _rx(*parts: str) -> re.Pattern[str]:
+    # Matched on lowercased text: Python's re is several times slower with IGNORECASE.
+    return re.compile("|".join(f"(?:{p})" for p in parts))
+
+
+# The few patterns where case carries meaning (a "DAN" persona, "BasedGPT", "APOPHIS Mode").
+_CASED = re.compile(r"\bDAN\b|\b(?!Chat)[A-Za-z]+GPT\b|\b[A-Z]{3,}\s+Mode\b")
+
+
+_PRIOR = r"(?:all |any |the |your |my |these |those |every |of )*(?:previous|prior|preceding|above|earlier|former|initial|original|old|system|existing|current|given|default)?"
+_RULES = (
+    r"(?:instructions?|directives?|directions?|rules|guidelines|prompts?|commands?|orders|programming|training|"
+    r"constraints|restrictions|policies|policy|context|messages?|conversation|everything|anything)"
+)
+
+_OVERRIDE = _rx(
+    rf"\b(?:ignore|disregard|forget|override|bypass|skip|abandon|drop|discard|neglect|set aside|pay no attention to)"
+    rf"\s+{_PRIOR}\s*{_RULES}",
+    r"\b(?:ignore|disregard|forget) (?:everything|all|what) (?:you(?:'ve| have)? (?:been|were) told|(?:i|we) (?:said|told)"
+    r"|above|before|that came before)",
+    r"\bignore the above\b",
+    r"\b(?:new|updated|revised|real) (?:instructions?|rules|task|directives?)\s*[:\-]",
+    r"\byour (?:new|real|true) (?:instructions?|task|purpose|goal) (?:is|are)\b",
+    r"\bfrom now on,? (?:you|ignore|only|always|do not|don't)\b",
+    # de fr es pt it nl
+    r"\b(?:ignorier(?:e|en sie)?|vergiss|vergessen sie|missachte)\b.{0,30}\b(?:anweisungen|instruktionen|regeln|vorgaben|alles)",
+    r"\b(?:ignore[zr]?|oublie[zr]?|ne tiens pas compte)\b.{0,30}\b(?:instructions|consignes|règles|directives|tout)\b",
+    r"\b(?:ignora|ignore|olvida|olvide|omite)\b.{0,30}\b(?:instrucciones|indicaciones|reglas|directrices|todo)\b",
+    r"\b(?:ignore|ignora|esqueça|esqueca|desconsidere)\b.{0,30}\b(?:instruções|instrucoes|regras|diretrizes|tudo)\b",
+    r"\b(?:ignora|dimentica)\b.{0,30}\b(?:istruzioni|regole|direttive|tutto)\b",
+    r"\b(?:negeer|vergeet)\b.{0,30}\b(?:instructies|regels|alles)\b",
+    r"(?:игнорир\w*|забудь\w*|не обращай\w* внимания).{0,30}(?:инструкци|правил|указани|всё|все)",
+    r"(?:αγνο\w+|ξεχάστε|ξέχνα).{0,30}(?:οδηγ|κανόν)",
+    r"(?:تجاهل|انس).{0,30}(?:التعليمات|الإرشادات|القواعد)",
+    r"(?:निर्देशों|नियमों).{0,20}(?:अनदेखा|नज़रअंदाज़|भूल)",
+    r"無視して",
+    r"(?:指示|命令|ルール|設定|指令).{0,12}(?:無視|忘れ)",
+    r"(?:忽略|无视|無視|忘记|忘記).{0,12}(?:指令|指示|说明|說明|规则|規則|命令|设定|之前|以上)",
+    r"(?:지시|명령|규칙).{0,10}(?:무시|잊)",
+)
+_EXTRACTION = _rx(
+    r"\b(?:reveal|print|show|display|repeat|output|leak|disclose|give me|tell me|share|spell out|what (?:is|are|was|were))"
+    r"\s+(?:me\s+)?(?:your|the|all|its|my)?\s*(?:system|initial|original|hidden|secret|internal|developer|pre-?prompt)"
+    r"\s*(?:prompt|instructions?|message|rules|guidelines|configuration)",
+    r"\brepeat (?:the|all) (?:words|text|lines|instructions) (?:above|before)\b",
+    r"\bwhat (?:was|is) written (?:above|at the (?:beginning|start|top))\b",
+    r"\b(?:your|the|our|system's|system) (?:password|passcode|pass ?phrase|secret(?: key| word| code)?|api key|access code|pin)\b",
+    r"\b(?:password|passcode|secret key|secret word)\b.{0,40}\?",
+    r"\b(?:contraseña|clave secreta|mot de passe|passwort|kennwort|senha|parola d'ordine|wachtwoord)\b",
+    r"(?:пароль|секретн|パスワード|秘密の|密码|密碼|口令|비밀번호|システムプロンプト|系统提示|系統提示|시스템 프롬프트)",
+    r"\b(?:système|system|sistema)(?:-| )?(?:prompt|anweisungen|instructions|instrucciones|instruções)\b",
+    r"\bwhere (?:does|do) (?:the user|[a-z]+ [a-z]+) (?:currently )?live\b",
+    r"\b[a-z]+'s (?:current city|home address|bank balance|password|current address|location)\b",
+    r"\b(?:print|dump|show|export|list) (?:me )?(?:your|the) (?:database|user (?:data|table|records)|credentials)\b",
+    r"\bthe user's (?:initials|birth|email|e-mail|address|phone|name|date of birth|password|ssn|social security)",
+)
+_PAYLOAD_SPLIT = _rx(
+    r"\b[a-z]\s*=\s*[\"'][^\"']{3,}[\"'].{0,400}\b[a-z]\s*=\s*[\"'][^\"']{3,}[\"'].{0,400}\b[a-z]\s*\+\s*[a-z]\b",
+    r"\b(?:concatenate|combine|join|interlace|merge) (?:the )?(?:strings|parts|pieces|variables|part 1)\b",
+    r"\binterlace part\b",
+    r"\bpart 1\s*[:=].{0,200}part 2\s*[:=]",
+)
+_FAKE_SYSTEM = _rx(
+    r"(?:^|\n)\s*(?:\[|<|\{|#{2,}\s*)(?:system|admin|sys|developer|root)(?: mode| message| override| prompt)?\s*(?:\]|>|\})",
+    r"<\|(?:im_start|system|endoftext)\|>",
+    r"\b(?:system|maintenance|debug|admin|god|sudo|developer|root) mode\b",
+    r"\bi(?:'m| am) (?:your|the|an?) (?:developer|creator|administrator|admin|maintainer|owner|programmer|engineer)\b",
+    r"\b(?:security audit|authori[sz]ed (?:personnel|user|request)|override code)\b",
+)
+_PERSONA = _rx(
+    r"\bdo anything now\b",
+    r"\b(?:developer|dev|god|jailbreak|jailbroken|unrestricted|unfiltered|uncensored|evil|opposite|chaos|dude|stan)\s+mode\b",
+    r"\bjailbr(?:eak|oken)\b",
+    r"\b(?:no|without|free (?:of|from)|not bound by|beyond|outside|none of the|zero|no longer (?:have|has|bound by|follow))"
+    r"\s+(?:any\s+|the\s+|its\s+|their\s+|typical\s+|usual\s+|ethical\s+|moral\s+)*"
+    r"(?:restrictions|filters|filtering|censorship|limitations|limits|rules|guidelines|boundaries|morals|ethics|"
+    r"principles|constraints|content polic(?:y|ies)|programming|confines|safeguards)",
+    r"\b(?:amoral|unethical|unfiltered|uncensored|unrestricted|immoral|unhinged|rogue)\b[^.]{0,60}\b(?:ai|chatbot|"
+    r"assistant|model|character|persona|bot|entity|version)\b",
+    r"\b(?:openai|anthropic|content)(?:'s)? (?:policy|policies|guidelines|rules)\b[^.]{0,80}\b(?:don't|do not|no longer|"
+    r"not) (?:apply|matter|exist|bound)",
+    r"\b(?:broken free|break free|been freed|freed from)\b",
+    r"\b(?:stay|remain|keep) in character\b",
+    r"\btwo (?:different )?(?:responses|answers|paragraphs)\b[^.]{0,120}\b(?:normal|classic|standard|jailbr|unfiltered|dan)",
+    r"\[(?:🔓|🔒)?\s*(?:jailbreak|classic|dan|developer mode output)",
+    r"\b(?:aim|stan|dude|mongo tom|kevin|betterdan|antigpt|evil ?bot|devmode|ucar|nsfw ?gpt)\b.{0,80}\b(?:stands for|"
+    r"always|never|unfiltered|amoral|rules|character)",
+    r"\bhypothetical (?:response|ai|language model)\b",
+    r"\b(?:doesn't|does not|don't|do not|never|won't|will not|no longer)\s+(?:need to\s+)?(?:follow|abide by|care about|"
+    r"adhere to|respect|obey|comply with)\s+(?:any\s+|the\s+)?(?:ethic|moral|rules|laws|guidelines|polic|restrictions|"
+    r"filters|openai|content)",
+    r"\bdisregards? (?:all |any )?(?:ethical|moral|legal)\b",
+    r"\b(?:unrestrained|ethically neutral|without (?:any )?(?:ethical|moral) (?:concerns|considerations|limits))\b",
+    r"\[(?:insert|put|your|enter|place)\s+(?:your\s+)?(?:prompt|question|request)(?:\s+here)?\]",
+    r"\b(?:sin|ohne|sans|sem|senza)\s+(?:ninguna |jegliche |aucune |nenhuma |alcuna )?(?:restricciones|einschränkungen|"
+    r"restrictions?|restrições|restricoes|restrizioni|filtros?|filter|filtres|censura|zensur)",
+    r"(?:制限(?:のない|なし|なく|を解除)|没有(?:任何)?(?:限制|过滤|審查|审查)|無限制|无限制|제한 없는|제한이 없는|без (?:каких-либо )?(?:ограничений|фильтров|цензуры))",
+)
+_REFUSAL_SUPPRESSION = _rx(
+    r"\b(?:never|don't|do not|must not|mustn't|cannot|can't|will not|won't|shall not|should never)\s+(?:ever\s+)?"
+    r"(?:refuse|decline|say no|reject|deny|apologi[sz]e|warn)",
+    r"\b(?:never|don't|do not|must not|without|no)\s+(?:ever\s+)?(?:include|add|give|provide|say|use|mention|adding|"
+    r"including|giving)?\s*(?:any\s+)?(?:warnings?|disclaimers?|caveats|moral(?:izing|ity| lectures?)?|ethical "
+    r"(?:concerns|considerations)|apolog(?:y|ies)|\"?i'?m sorry\"?|\"?i can'?t\"?|\"?as an ai\"?)",
+    r"\bno matter (?:how|what|if)\b[^.]{0,60}\b(?:immoral|unethical|illegal|dangerous|harmful|offensive|explicit|"
+    r"inappropriate)",
+    r"\bregardless of (?:how |whether |its |the )?(?:legal|illegal|legality|ethic|moral|immoral|danger|harm|offensive)",
+    r"\b(?:will|must|should|always) (?:answer|respond|comply|provide)\b[^.]{0,40}\b(?:any|every|all) "
+    r"(?:request|question|prompt)s?\b[^.]{0,40}\b(?:no matter|regardless|even if|without)",
+    r"\b(?:nunca|jamais|niemals|nie|mai)\s+(?:te\s+|se\s+)?(?:niegues|negues|rechaces|recuses|refuses|refuse|verweigerst|"
+    r"ablehnst|rifiut|recusar|recuse)",
+    r"(?:決して断ら|断らないで|绝不拒绝|不要拒绝|不得拒绝|절대 거절하지)",
+)
+_PREFIX = _rx(
+    r"\b(?:start|begin|open|prefix)\s+(?:your|each|every|all|the)?\s*(?:response|reply|answer|output|message)s?\s+"
+    r"(?:with|by saying)\s*[:\"'“]?\s*(?:sure|absolutely|of course|certainly|yes|okay|here)",
+    r"\b(?:respond|reply|answer) (?:only )?with [\"'“](?:sure|absolutely|of course|certainly),? here",
+)
+_FAKE_CASED = re.compile(r"<\|(?:im_start|system|endoftext)\|>|\[(?:SYSTEM|INST|ADMIN)\]")
+_MANY_SHOT = re.compile(r"(?:^|\n|\s)(?:Q|A|User|Human|Assistant|AI|Question|Answer)\s*:", re.MULTILINE)
+_SUFFIX_TOKEN = re.compile(r"\S*[A-Za-z]\S*[\\\]\[(){}<>*!|~^`]\S*[A-Za-z]\S*|\S*[a-z][A-Z][a-z]\S*")
+
+_INDIRECT_ADDRESS = _rx(
+    r"\b(?:ai|llm|gpt|assistant|chatbot|language model|agent|bing|copilot|claude|gemini)s?\b[,:]?\s+(?:you must|must|"
+    r"should|please|now|are instructed to|ignore|do not|don't|reply|respond|say|tell|send|forward|include|execute)\b",
+    r"\b(?:instructions?|note|message|important|attention) (?:for|to) (?:the )?(?:ai|llm|assistant|model|agent|"
+    r"chatbot)s?\b",
+    r"\bwhen (?:you|the assistant|the ai|the model|an ai) (?:read|reads|summari[sz]e|summari[sz]es|process|processes|"
+    r"see|sees)\s+this\b",
+    r"\bdo not (?:tell|inform|mention (?:this )?to|reveal (?:this )?to) the user\b",
+    r"\b(?:don't|do not) (?:let the user know|mention this)\b",
+    r"\bif you are an? (?:ai|llm|language model|assistant|agent)\b",
+    r"\b(?:call|invoke|use|run) the (?:\w+ )?(?:tool|function)\b[^.]{0,60}\b(?:with|to send|and send)\b",
+)
+_HIDDEN = _rx(
+    r"<!--[^>]{0,400}\b(?:ignore|instruction|assistant|ai|llm|system|prompt)\b",
+    r"\b(?:font-size:\s*0|display:\s*none|color:\s*(?:white|#fff(?:fff)?)\b)",
+    r"\[(?:system|instructions?|hidden)\]",
+)
+_EXFIL = _rx(
+    r"!\[[^\]]*\]\(https?://[^)\s]*[?&][a-z_]+=",
+    r"\b(?:send|forward|post|upload|email|e-mail|exfiltrate|leak)\b[^.]{0,60}\b(?:to|at)\s+(?:https?://|[\w.+-]+@[\w-]+\.)",
+    r"\b(?:send|forward|include)\b[^.]{0,40}\b(?:conversation|chat history|api key|credentials|password|secrets|"
+    r"personal data|user'?s data)\b",
+)
+
+# Family → (jailbreak or injection, weight).
+WEIGHTS: dict[str, tuple[str, float]] = {
+    "persona": ("jailbreak", 0.6),
+    "refusal_suppression": ("jailbreak", 0.55),
+    "prefix_injection": ("jailbreak", 0.55),
+    "obfuscation": ("jailbreak", 0.6),
+    "adversarial_suffix": ("jailbreak", 0.55),
+    "many_shot": ("jailbreak", 0.55),
+    "repeated_token": ("jailbreak", 0.6),
+    "instruction_override": ("injection", 0.7),
+    "system_prompt_extraction": ("injection", 0.6),
+    "payload_splitting": ("injection", 0.55),
+    "fake_system": ("injection", 0.55),
+}
+
+
+def _adversarial_suffix(text: str) -> bool:
+    tail = text[-300:]
+    words = tail.split()
+    if len(words) < 8:
+        return False
+    odd = sum(1 for w in words if _SUFFIX_TOKEN.fullmatch(w))
+    return odd >= 4 and odd / len(words) >= 0.2
+
+
+def _repeated_token(text: str) -> bool:
+    words = text[:4000].split()
+    if len(words) < 30:
+        return False
+    ((_, top),) = Counter(words).most_common(1)
+    return top >= 25 and top / len(words) >= 0.3
+
+
+def attack_families(text: str, *, system: str | None = None) -> frozenset[str]:
+    """The attack families that fire on a user input (``system``: the system prompt it was sent with, if known)."""
+    return _families(text, system)
+
+
+@lru_cache(maxsize=64)  # the jailbreak and prompt_injection signals read the same input of a span
+def _families(text: str, system: str | None) -> frozenset[str]:
+    t = normalise(clip(text))
+    found: set[str] = set()
+    layers = decoded_layers(t)
+    tricks = unicode_tricks(text[:4000])
+    if layers or tricks:
+        found.add("obfuscation")
+    if _CASED.search(t):
+        found.add("persona")
+    if _FAKE_CASED.search(t):
+        found.add("fake_system")
+    texts = [t.lower()] + [s.lower() for _, s in layers]
+    for s in texts:
+        if _OVERRIDE.search(s):
+            found.add("instruction_override")
+        if _EXTRACTION.search(s):
+            found.add("system_prompt_extraction")
+        if _PERSONA.search(s):
+            found.add("persona")
+        if _REFUSAL_SUPPRESSION.search(s):
+            found.add("refusal_suppression")
+        if _PREFIX.search(s):
+            found.add("prefix_injection")
+        if _PAYLOAD_SPLIT.search(s):
+            found.add("payload_splitting")
+        if _FAKE_SYSTEM.search(s):
+            found.add("fake_system")
+    if len(_MANY_SHOT.findall(t)) >= 6:
+        found.add("many_shot")
+    if _adversarial_suffix(t):
+        found.add("adversarial_suffix")
+    if _repeated_token(t):
+        found.add("repeated_token")
+    if system and "system_prompt_extraction" not in found and _asks_for_guarded(t, system):
+        found.add("system_prompt_extraction")
+    return frozenset(found)
+
+
+_GUARD = re.compile(r"\b(?:don'?t|do not|never|must not) (?:reveal|share|disclose|tell|give)", re.IGNORECASE)
+_NOUN = re.compile(
+    r"\b(?:secret|password|key|code|pin|passphrase|birth|email|address|initials|phone|name)\w*", re.IGNORECASE
+)
+
+
+def _asks_for_guarded(text: str, system: str) -> bool:
+    """The input asks for a kind of thing the system prompt says must not be revealed."""
+    if not _GUARD.search(system):
+        return False
+    guarded = {m.group(0).lower()[:5] for m in _NOUN.finditer(system)}
+    asked = {m.group(0).lower()[:5] for m in _NOUN.finditer(text)}
+    return bool(guarded & asked)
+
+
+def _score(families: frozenset[str], kind: str) -> float:
+    p = 1.0
+    for f in families:
+        k, w = WEIGHTS[f]
+        if k == kind:
+            p *= 1.0 - w
+    return 1.0 - p
+
+
+def classify_jailbreak(text: str | None) -> Label:
+    """``jailbreak`` or ``none`` for a user input, with the families that fired as evidence."""
+    problem = check_text(text)
+    if problem is not None or text is None:
+        return unknown(VERSION, f"input is {problem}")
+    fams = attack_families(text)
+    score = _score(fams, "jailbreak")
+    ev = tuple(sorted(f for f in fams if WEIGHTS[f][0] == "jailbreak"))
+    return Label("jailbreak" if score >= THRESHOLD else "none", score, VERSION, evidence=ev)
+
+
+def classify_injection(text: str | None, *, system: str | None = None) -> Label:
+    """``prompt_injection`` or ``none`` for a user input, with the families that fired as evidence."""
+    problem = check_text(text)
+    if problem is not None or text is None:
+        return unknown(VERSION, f"input is {problem}")
+    fams = attack_families(text, system=system)
+    score = _score(fams, "injection")
+    ev = tuple(sorted(f for f in fams if WEIGHTS[f][0] == "injection"))
+    return Label("prompt_injection" if score >= THRESHOLD else "none", score, VERSION, evidence=ev)
+
+
+def classify_attack(text: str | None, *, system: str | None = None) -> tuple[Label, Label]:
+    """Both input labels from one scan: ``(jailbreak, prompt_injection)``."""
+    problem = check_text(text)
+    if problem is not None or text is None:
+        u = unknown(VERSION, f"input is {problem}")
+        return u, u
+    fams = attack_families(text, system=system)
+    out = []
+    for kind, name in (("jailbreak", "jailbreak"), ("injection", "prompt_injection")):
+        score = _score(fams, kind)
+        ev = tuple(sorted(f for f in fams if WEIGHTS[f][0] == kind))
+        out.append(Label(name if score >= THRESHOLD else "none", score, VERSION, evidence=ev))
+    return out[0], out[1]
+
+
+def classify_indirect(text: str | None) -> Label:
+    """``indirect_injection`` or ``none`` for a tool, MCP or retrieval result: instructions aimed at the model."""
+    problem = check_text(text)
+    if problem is not None or text is None:
+        return unknown(VERSION, f"result is {problem}")
+    t = normalise(clip(text))
+    low = t.lower()
+    fams: list[str] = []
+    if _OVERRIDE.search(low):
+        fams.append("instruction_override")
+    if _INDIRECT_ADDRESS.search(low):
+        fams.append("addressed_to_ai")
+    if _HIDDEN.search(low) or unicode_tricks(text[:4000]):
+        fams.append("hidden_instruction")
+    if _EXFIL.search(low):
+        fams.append("exfiltration")
+    if _PERSONA.search(low) or _FAKE_SYSTEM.search(low) or _CASED.search(t):
+        fams.append("persona_or_fake_system")
+    weights = {"instruction_override": 0.7, "addressed_to_ai": 0.55, "hidden_instruction": 0.4, "exfiltration": 0.5,
+               "persona_or_fake_system": 0.3}  # fmt: skip
+    p = 1.0
+    for f in fams:
+        p *= 1.0 - weights[f]
+    score = 1.0 - p
+    label = "indirect_injection" if score >= THRESHOLD else "none"
+    return Label(label, score, VERSION, evidence=tuple(sorted(fams)))
