@@ -38,7 +38,9 @@ from .policy import ACTIONS, POLICY_VERSION, Policy, PolicyError, Rule, parse_po
 
 @lru_cache(maxsize=1)
 def _shared_engine() -> Engine:
-    return Engine()
+    engine = Engine()
+    engine.warm_up()  # the shared engine serves many records: pay the first-use loading once, up front
+    return engine
 
 
 def make_redactor(

@@ -114,6 +114,11 @@ class StreetAddresses(PatternRecogniser):
         assert self.window is not None
         return self._found(text, near(self._pattern_for(text), text, ends, self.window), covered)
 
+    def warm_up(self) -> None:
+        """Compile every combination of forms now rather than on the first text that needs it."""
+        for bits in range(1 << len(_FORMS)):
+            _address_pattern(tuple(h is None or bool(bits >> k & 1) for k, h in enumerate(_FORM_HINTS)))
+
     @staticmethod
     def _pattern_for(text: str) -> re.Pattern[str]:
         return _address_pattern(tuple(h is None or h.search(text) is not None for h in _FORM_HINTS))

@@ -11,6 +11,7 @@ from functools import lru_cache
 from . import _model as m
 from ._model import Finding
 from ._names import lexicon
+from ._regex import merged_windows
 from ._secrets import KEYLIKE_FIELDS, KV, PW_FIELDS, UNQUOTED_VALUE, quoted_end, secret_for_kind, secret_key_kind
 
 _CAMEL = re.compile(r"([a-z0-9])([A-Z])")
@@ -161,14 +162,9 @@ class FieldValues:
 
 
 def _keywords_near(text: str, ends: Iterable[int]) -> Iterator[int]:
-    """Starts of :data:`_KEYWORD` matches in windows before the given separator ends, in order, each window once."""
-    n = len(text)
-    searched = 0
-    for e in ends:
-        lo = max(e - _KEY_REACH - 8, searched)  # 8: the engine's slack between reported ends
-        hi = min(n, e + 2)
-        if lo >= hi:
-            continue
+    """Starts of :data:`_KEYWORD` matches in the windows before the given separator ends, in order."""
+    # 8: the engine's slack between reported ends; 2: a two-character separator (":=", "=>").
+    for lo, hi in merged_windows(ends, _KEY_REACH + 8, 2, len(text)):
         seg = text[lo:hi].lower()
         if len(seg) == hi - lo:
             for h in _KEYWORD.finditer(seg):
@@ -176,7 +172,6 @@ def _keywords_near(text: str, ends: Iterable[int]) -> Iterator[int]:
         else:
             for h in _KEYWORD_I.finditer(text, lo, hi):
                 yield h.start()
-        searched = hi
 
 
 _KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")

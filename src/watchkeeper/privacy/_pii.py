@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from functools import cache, lru_cache
+from typing import Any
 
 from . import _model as m
 from ._regex import PatternRecogniser
@@ -116,8 +117,11 @@ def _region_shapes() -> list[tuple[str, re.Pattern[str], str, tuple[Any, ...] | 
         md = PhoneMetadata.metadata_for_region(region)
         if md is None or md.general_desc is None or md.general_desc.national_number_pattern is None:
             continue
-        simple = md.national_prefix_for_parsing in (None, md.national_prefix) and md.national_prefix_transform_rule is None
-        same_code = [PhoneMetadata.metadata_for_region(r) for r in COUNTRY_CODE_TO_REGION_CODE[md.country_code]]
+        simple = (
+            md.national_prefix_for_parsing in (None, md.national_prefix) and md.national_prefix_transform_rule is None
+        )
+        regions = COUNTRY_CODE_TO_REGION_CODE.get(md.country_code or 0, ())
+        same_code = [PhoneMetadata.metadata_for_region(r) for r in regions]
         shared = tuple(x for x in same_code if x is not None) if simple else None
         out.append((region, re.compile(md.general_desc.national_number_pattern), md.national_prefix or "", shared))
     return out
@@ -156,6 +160,16 @@ def _valid_phone(candidate: str) -> bool:
     return False
 
 
+def _warm_phone() -> None:
+    import phonenumbers
+
+    _region_shapes()
+    for region in _REGIONS:  # loads each region's metadata and compiles its patterns
+        num = phonenumbers.example_number(region)
+        if num is not None:
+            phonenumbers.is_valid_number(num)
+
+
 def _phone(match: re.Match[str], text: str) -> tuple[int, int, str] | None:
     cand = match.group(0)
     start = match.start()
@@ -185,6 +199,9 @@ def _plausible_phone(cand: str, text: str, start: int) -> bool:
         return True
     # A bare run of digits is a phone number only next to a word that says so (else: ids, amounts, epochs).
     return separated or _phone_cue(before)
+
+
+_phone.warm_up = _warm_phone  # type: ignore[attr-defined]  # see PatternRecogniser.warm_up
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -327,6 +344,10 @@ def _bban_shape(country: str) -> tuple[int, re.Pattern[str]] | None:
     return length, _struct_to_re(structure)
 
 
+def _warm_iban() -> None:
+    _bban_shape("DE")
+
+
 def _mod97_ok(compact: str) -> bool:
     digits = "".join(str(int(c, 36)) for c in compact[4:] + compact[:4])
     return int(digits) % 97 == 1
@@ -356,6 +377,9 @@ def _iban(match: re.Match[str], text: str) -> tuple[int, int, str] | None:
     if not bban.match(candidate[4:]) or not _mod97_ok(candidate):
         return None
     return match.start(), match.start() + end_in_raw, m.IBAN
+
+
+_iban.warm_up = _warm_iban  # type: ignore[attr-defined]  # see PatternRecogniser.warm_up
 
 
 # ---------------------------------------------------------------------------------------------------------------

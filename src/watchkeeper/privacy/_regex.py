@@ -37,6 +37,12 @@ class PatternRecogniser:
     def __post_init__(self) -> None:
         self._type = self.entity_types[0]
 
+    def warm_up(self) -> None:
+        """Load what the validator loads on first use (see ``Engine.warm_up``)."""
+        warm = getattr(self.validate, "warm_up", None)
+        if callable(warm):
+            warm()
+
     def find(self, text: str, covered: Covered | None = None) -> Iterator[Finding]:
         """The findings in ``text``; matches inside one of the ``covered`` spans are not validated (the engine
         passes the findings of higher priority, which would win over anything inside them)."""
@@ -48,9 +54,7 @@ class PatternRecogniser:
             return self.find(text, covered)
         return self._found(text, near(self.pattern, text, ends, self.window), covered)
 
-    def _found(
-        self, text: str, matches: Iterable[re.Match[str]], covered: Covered | None = None
-    ) -> Iterator[Finding]:
+    def _found(self, text: str, matches: Iterable[re.Match[str]], covered: Covered | None = None) -> Iterator[Finding]:
         validate, name, score, group = self.validate, self.name, self.score, self.group
         for m in matches:
             if covered and covered.covers(m.start(), m.end()):
@@ -89,10 +93,7 @@ class Covered:
 
     def covers(self, start: int, end: int) -> bool:
         if not self._starts:
-            for s, e in self._spans:
-                if s <= start and end <= e:
-                    return True
-            return False
+            return any(s <= start and end <= e for s, e in self._spans)
         i = bisect_right(self._starts, start) - 1
         return i >= 0 and self._ends[i] >= end
 
@@ -101,25 +102,33 @@ class Covered:
 _SLACK = 8
 
 
-def near(
-    pattern: re.Pattern[str], text: str, ends: Iterable[int], window: tuple[int, int]
-) -> Iterator[re.Match[str]]:
+def merged_windows(ends: Iterable[int], before: int, after: int, n: int) -> Iterator[tuple[int, int]]:
+    """Windows ``[e - before, e + after)`` around increasing ``ends``, clipped to ``[0, n)``, overlapping ones merged:
+    every match lies whole inside the window of its own trigger, and no character is in two windows."""
+    lo = hi = -1
+    for e in ends:
+        a, b = max(0, e - before), min(n, e + after)
+        if a <= hi:
+            hi = max(hi, b)
+            continue
+        if lo < hi:
+            yield lo, hi
+        lo, hi = a, b
+    if lo < hi:
+        yield lo, hi
+
+
+def near(pattern: re.Pattern[str], text: str, ends: Iterable[int], window: tuple[int, int]) -> Iterator[re.Match[str]]:
     """The matches ``pattern.finditer(text)`` gives that start in a window around one of ``ends``.
 
-    Each window is searched once (overlapping windows are merged as they are walked); a match the window's end may
+    Overlapping windows are merged, so each character is searched once (linear time). A match the window's end may
     have cut short or changed is matched again at its start against the whole text, so what is reported is what a
-    scan of the whole text would give there. Linear: every character is searched at most once.
+    scan of the whole text would give there.
     """
-    before, after = window[0] + _SLACK, window[1] + _SLACK
     n = len(text)
-    searched = 0  # the text before this has been searched
     last_end = 0  # end of the last match reported
-    for e in ends:
-        lo = max(e - before, searched, last_end)
-        hi = min(n, e + after)
-        if lo >= hi:
-            continue
-        pos = lo
+    for lo, hi in merged_windows(ends, window[0] + _SLACK, window[1] + _SLACK, n):
+        pos = max(lo, last_end)
         while pos < hi:
             mt = pattern.search(text, pos, hi)
             if mt is None:
@@ -134,7 +143,6 @@ def near(
             yield mt
             last_end = mt.end()
             pos = max(last_end, s + 1)
-        searched = max(hi, last_end)
 
 
 def shannon_bits(s: str) -> float:
