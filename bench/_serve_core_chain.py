@@ -1,24 +1,30 @@
-"""`watchkeeper serve` with the redact processor replaced by a pass-through: a measuring aid, never a way to run.
+"""`watchkeeper serve` with the content processors (redact, enrich) as pass-throughs: a measuring aid, never a way
+to run a server.
 
-bench/ingest_e2e.py --without-redaction starts servers through this file to split the ingest cost into "the rest of
-the path" and "redaction" (the difference between the two runs), and to compare with numbers taken before the
-redact processor joined the default chain. Spawned worker processes import this file too (as their __main__), so
-the replacement holds in every worker.
+bench/ingest_e2e.py --core-chain starts servers through this file to split the ingest cost into the core path
+(decode, validate, price, pack, write: what the ingest benchmark measured before those processors joined the
+default chain) and the content processors (the difference between the two runs). Spawned worker processes import
+this file too (as their __main__), so the replacement holds in every worker.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 from watchkeeper.pipeline import Batch, Context
-from watchkeeper.pipeline import redact as _redact
 
 
 def _pass_through(self: object, ctx: Context, batch: Batch) -> Batch:
     return batch
 
 
-_redact.Redact.__call__ = _pass_through  # type: ignore[method-assign,assignment]
+for _module, _name in (("redact", "Redact"), ("enrich", "Enrich")):
+    try:
+        _cls = getattr(importlib.import_module(f"watchkeeper.pipeline.{_module}"), _name)
+    except (ImportError, AttributeError):
+        continue  # not in this version of the pipeline
+    _cls.__call__ = _pass_through
 
 if __name__ == "__main__":
     from watchkeeper.cli import run

@@ -54,23 +54,26 @@ class Server:
 
 
 SERVE = [sys.executable, "-m", "watchkeeper.cli", "serve"]
-# --without-redaction: the same server with the redact processor as a pass-through (see that file)
-SERVE_WITHOUT_REDACTION = [sys.executable, str(Path(__file__).parent / "_serve_without_redaction.py"), "serve"]
+# --core-chain: the same server with the content processors (redact, enrich) as pass-throughs (see that file)
+SERVE_CORE_CHAIN = [sys.executable, str(Path(__file__).parent / "_serve_core_chain.py"), "serve"]
 
 
 def start_server(args: list[str], env_extra: dict[str, str] | None = None, *, serve: list[str] = SERVE) -> Server:
     port = free_port()
     env = dict(os.environ, WATCHKEEPER_LOG_LEVEL="warning", **(env_extra or {}))
     t0 = time.perf_counter()
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - the server writes to it for its whole life; shown if it fails to start
     proc = subprocess.Popen(
         [*serve, "--port", str(port), *args],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     while True:
         if proc.poll() is not None:
-            raise SystemExit(f"server exited with {proc.returncode}")
+            log.seek(0)
+            tail = log.read()[-3000:].decode(errors="replace")
+            raise SystemExit(f"server {' '.join(args)} exited with {proc.returncode}:\n{tail}")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as r:
                 if r.status == 200:
@@ -81,6 +84,31 @@ def start_server(args: list[str], env_extra: dict[str, str] | None = None, *, se
             proc.kill()
             raise SystemExit("server did not become ready in 60 s")
         time.sleep(0.01)
+
+
+def listening_sockets(port: int) -> int:
+    """How many sockets listen on ``port`` (each `serve --workers` worker has its own, in one SO_REUSEPORT group)."""
+    n = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                n += 1
+    return n
+
+
+def wait_for_workers(server: Server, workers: int, timeout: float = 30) -> float:
+    """Seconds from spawn until all ``workers`` listen ("ready" is the first one; this is full capacity)."""
+    t0 = time.perf_counter()
+    while listening_sockets(server.port) < workers:
+        if time.perf_counter() - t0 > timeout:
+            raise SystemExit(f"only {listening_sockets(server.port)} of {workers} workers listen after {timeout} s")
+        time.sleep(0.01)
+    return server.ready_s + time.perf_counter() - t0
 
 
 def connect(port: int, timeout: float = 120) -> http.client.HTTPConnection:
@@ -218,7 +246,7 @@ def pg_database() -> tuple[str, Any]:
     return PG_ADMIN.rsplit("/", 1)[0] + "/" + name, drop
 
 
-def run(engine: str, total: int, processes: int, clients: int, *, redaction: bool = True) -> dict[str, Any]:
+def run(engine: str, total: int, processes: int, clients: int, *, core_chain: bool = False) -> dict[str, Any]:
     """One server (``--workers processes``) on a fresh store; ``clients`` threads send ``total`` spans."""
     bodies = list(_workload.requests(total))
     wire = sum(len(b) for b, _ in bodies) / sum(n for _, n in bodies)
@@ -235,9 +263,8 @@ def run(engine: str, total: int, processes: int, clients: int, *, redaction: boo
             subprocess.run(
                 [sys.executable, "-m", "watchkeeper.cli", "migrate", *args], check=True, stdout=subprocess.DEVNULL
             )
-        server = start_server(
-            [*args, "--workers", str(processes)], serve=SERVE if redaction else SERVE_WITHOUT_REDACTION
-        )
+        server = start_server([*args, "--workers", str(processes)], serve=SERVE_CORE_CHAIN if core_chain else SERVE)
+        all_ready_s = wait_for_workers(server, processes)  # so every worker gets its share of the connections
         pids = process_tree(server.proc.pid)
         cpu0 = cpu_seconds(pids)
         seconds, acked, throttled = send_all([server.port], bodies, clients)
@@ -249,7 +276,7 @@ def run(engine: str, total: int, processes: int, clients: int, *, redaction: boo
         disk = sqlite_bytes(tmp) if engine == "sqlite" else pg_bytes(url)
         return {
             "engine": engine,
-            "redaction": redaction,
+            "core_chain": core_chain,
             "processes": processes,
             "spans": acked,
             "stored": stored,
@@ -258,6 +285,7 @@ def run(engine: str, total: int, processes: int, clients: int, *, redaction: boo
             "disk_bytes_per_span": disk / max(stored, 1),
             "wire_bytes_per_span": wire,
             "ready_s": server.ready_s,
+            "all_workers_ready_s": all_ready_s,
             "peak_rss_mb": rss,
             "throttled": throttled,
         }
@@ -298,20 +326,20 @@ def main() -> None:
     p.add_argument("--overload-clients", type=int, default=16)
     p.add_argument("--json", action="store_true", help="print results as JSON too")
     p.add_argument(
-        "--without-redaction",
+        "--core-chain",
         action="store_true",
-        help="measuring aid: the redact processor as a pass-through, to see what it costs",
+        help="measuring aid: redact and enrich as pass-throughs, to see what the rest of the path costs",
     )
     a = p.parse_args()
     results = []
     for engine in ("sqlite", "postgres"):
         if a.engine in (engine, "both"):
             for n in a.processes:
-                results.append(run(engine, a.spans, n, a.clients * n, redaction=not a.without_redaction))
+                results.append(run(engine, a.spans, n, a.clients * n, core_chain=a.core_chain))
     over = overload(min(a.spans, 100_000), a.overload_clients)
 
     title = "End-to-end ingest, OTLP/HTTP protobuf, batches of 512 (acknowledged = committed = queryable)"
-    print(f"\n{title}{', REDACTION OFF (measuring aid)' if a.without_redaction else ''}")
+    print(f"\n{title}{', CORE CHAIN ONLY (measuring aid)' if a.core_chain else ''}")
     print(
         f"{'engine':<10} {'procs':>5} {'spans':>8} {'spans/s':>9} {'target':>8} {'CPU µs/span':>11} "
         f"{'disk B/span':>12} {'target':>7} {'wire B/span':>11} {'ready s':>8} {'peak RSS MB':>11}"

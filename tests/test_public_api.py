@@ -39,6 +39,11 @@ PUBLIC = {
         "root_of", "sign_checkpoint", "verify_consistency", "verify_inclusion",
     ],
     "watchkeeper.demo": ["DegradedWindow", "LiveStats", "Simulator", "TrafficMix", "backfill", "run_live"],
+    "watchkeeper.analytics": [
+        "Change", "Comparison", "DEFAULT_PAIRS", "DIMENSIONS", "Dimension", "Example", "METRICS", "Metric", "NONE",
+        "OTHER", "Point", "Rate", "Series", "Slice", "SliceExplorer", "TopChange", "Window", "diff_interval", "metric",
+        "parse_duration", "wilson", "z_score",
+    ],
 }  # fmt: skip
 
 

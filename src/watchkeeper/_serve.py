@@ -127,14 +127,10 @@ def serve_workers(settings: Settings, workers: int) -> str | None:
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     failed = False
     try:
-        # The leader starts alone, with the cores to itself, so the server is ready as fast as one process; the
-        # others start once it serves (they would otherwise slow its start-up by competing for the same cores).
-        procs[0].start()
-        while not schema_ready.wait(0.05) and not stop.is_set() and procs[0].exitcode is None:
-            pass
-        if schema_ready.is_set():
-            for proc in procs[1:]:
-                proc.start()
+        # All start together (a worker started later would find every long-lived connection already taken by the
+        # first); the leader migrates and serves first, the others join as soon as it is up.
+        for proc in procs:
+            proc.start()
         while not stop.wait(0.2):
             if any(proc.exitcode is not None for proc in procs):
                 failed = True

@@ -672,6 +672,186 @@ def hold_list(config_file: str | None, data_dir: str | None, database_url: str |
         )
 
 
+@main.command()
+@_common
+@click.option("--key", "keys", multiple=True, required=True, help="Pinned verifier key VKEY, or VKEY@SIZE for a key "
+              "retired at SIZE; repeat for several. Only these keys are trusted.")  # fmt: skip
+@click.option(
+    "--against",
+    type=click.Path(exists=True, dir_okay=False),
+    help="A checkpoint saved earlier (watchkeeper log checkpoint): the log must extend it.",
+)
+@click.option("--strict", is_flag=True, help="Also fail when leaves are not yet covered by a signed checkpoint.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def verify(
+    config_file: str | None,
+    data_dir: str | None,
+    database_url: str | None,
+    keys: tuple[str, ...],
+    against: str | None,
+    strict: bool,
+    as_json: bool,
+) -> None:
+    """Check the verifiable log offline against pinned keys: every leaf, root, checkpoint and payload.
+
+    Works on a stopped or a running store and never writes to it. Exits 1 naming the first bad leaf index when
+    anything fails; rows not sequenced yet are counted, not failed. See docs/trust.md.
+    """
+    from .store import make_engine
+    from .trust.log import parse_pinned
+    from .trust.verify import verify_store
+
+    s = _settings(config_file, data_dir=data_dir, database_url=database_url)
+    try:
+        pinned = parse_pinned(list(keys))
+        remembered = Path(against).read_text(encoding="utf-8") if against else None
+    except (WatchkeeperError, UnicodeDecodeError) as e:
+        raise click.ClickException(str(e)) from None
+    engine = make_engine(s.url, sqlite_synchronous=s.sqlite_synchronous)
+    try:
+        report = verify_store(engine, pinned, against=remembered, strict=strict)
+    finally:
+        engine.dispose()
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2))
+    else:
+        d = report.as_dict()
+        click.echo(f"log {d['origin']}: {d['size']} leaves, {d['checkpoints_valid']}/{d['checkpoints']} checkpoints "
+                   f"valid (last size {d['last_checkpoint_size']}), {d['unsigned_leaves']} leaves not yet signed, "
+                   f"{d['unsequenced_rows']} rows not yet sequenced")  # fmt: skip
+        click.echo("payloads: " + ", ".join(f"{k} {v}" for k, v in d["payloads"].items()))
+        if d["against_size"] is not None and report.ok:
+            click.echo(f"the log extends the remembered checkpoint of size {d['against_size']}")
+        for prob in d["problems"]:
+            at = f"leaf {prob['index']}: " if prob["index"] is not None else ""
+            click.echo(f"FAIL {prob['kind']}: {at}{prob['detail']}", err=True)
+        click.echo(f"verified in {d['seconds']:.2f} s: " + ("OK" if report.ok else
+                   f"FAILED, {d['problem_count']} problems, first bad index {d['first_bad_index']}"))  # fmt: skip
+    if not report.ok:
+        sys.exit(1)
+
+
+@main.command("verify-evidence")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--key", "keys", multiple=True, required=True, help="Pinned verifier key (VKEY or VKEY@SIZE).")
+def verify_evidence_cmd(file: str, keys: tuple[str, ...]) -> None:
+    """Check an evidence bundle offline: signed checkpoint, inclusion proof, record and payload hash."""
+    from .trust.evidence import verify_evidence
+    from .trust.log import parse_pinned
+
+    try:
+        result = verify_evidence(Path(file).read_bytes(), parse_pinned(list(keys)))
+    except WatchkeeperError as e:
+        click.echo(f"FAIL: {e}", err=True)
+        sys.exit(1)
+    cp = result.checkpoint.checkpoint
+    rec = result.record
+    click.echo(f"OK: span {rec.get('trace_id')}/{rec.get('span_id')} is in {cp.origin} at size {cp.size} "
+               f"(payload {result.payload})")  # fmt: skip
+
+
+@main.group("log")
+def log_group() -> None:
+    """The verifiable log: export checkpoints and evidence, list and rotate its signing keys."""
+
+
+@log_group.command("checkpoint")
+@_common
+@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False, allow_dash=True), help="File, or -.")
+def log_checkpoint(config_file: str | None, data_dir: str | None, database_url: str | None, out: str) -> None:
+    """Export the latest signed checkpoint, for a place the operator cannot rewrite (a write-once bucket)."""
+    from .trust.log import LogReader
+
+    s = _settings(config_file, data_dir=data_dir, database_url=database_url)
+    engine = _open_store(s)
+    try:
+        cp = LogReader(engine).latest_checkpoint()
+    finally:
+        engine.dispose()
+    if cp is None:
+        raise click.ClickException("no checkpoint has been signed yet: start the server (it signs on start and stop)")
+    _write_out(out, cp.note)
+    click.echo(f"checkpoint of size {cp.size} written to {out}", err=True)
+
+
+@log_group.command("evidence")
+@_common
+@click.argument("trace_id")
+@click.argument("span_id")
+@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False, allow_dash=True), help="File, or -.")
+@click.option("--project", "project_id", type=int, default=1, show_default=True, help="The project id.")
+def log_evidence(
+    config_file: str | None,
+    data_dir: str | None,
+    database_url: str | None,
+    trace_id: str,
+    span_id: str,
+    out: str,
+    project_id: int,
+) -> None:
+    """Export the evidence bundle of one span (leaf, inclusion proof, signed checkpoint, stored payload)."""
+    from .trust.log import LogReader
+
+    try:
+        tid, sid = bytes.fromhex(trace_id), bytes.fromhex(span_id)
+    except ValueError:
+        raise click.BadParameter("TRACE_ID and SPAN_ID are hex") from None
+    s = _settings(config_file, data_dir=data_dir, database_url=database_url)
+    engine = _open_store(s)
+    try:
+        ev = LogReader(engine).evidence(tid, sid, project_id)
+    except WatchkeeperError as e:
+        raise click.ClickException(str(e)) from None
+    finally:
+        engine.dispose()
+    _write_out(out, ev.dumps())
+    click.echo(f"evidence for leaf {ev.index} written to {out}", err=True)
+
+
+@log_group.command("keys")
+@_common
+def log_keys(config_file: str | None, data_dir: str | None, database_url: str | None) -> None:
+    """Print the log's public keys as --key values for verify (VKEY, or VKEY@SIZE when retired at SIZE)."""
+    from .trust.log import list_keys
+
+    s = _settings(config_file, data_dir=data_dir, database_url=database_url)
+    engine = _open_store(s)
+    try:
+        for k in list_keys(engine):
+            click.echo(k)
+    finally:
+        engine.dispose()
+
+
+@log_group.command("rotate-key")
+@_common
+def log_rotate_key(config_file: str | None, data_dir: str | None, database_url: str | None) -> None:
+    """Replace the log's signing key; the old public key stays valid for checkpoints up to the current size.
+
+    Prints the old key (as VKEY@SIZE) and the new one: give auditors both. A running server signs with the new key
+    from its next checkpoint on.
+    """
+    from .trust.log import rotate_key
+
+    s = _settings(config_file, data_dir=data_dir, database_url=database_url)
+    engine = _open_store(s)
+    try:
+        rot = rotate_key(engine, s.log_key_path)
+    except WatchkeeperError as e:
+        raise click.ClickException(str(e)) from None
+    finally:
+        engine.dispose()
+    click.echo(f"retired: {rot.old}")
+    click.echo(f"new:     {rot.new}")
+
+
+def _write_out(out: str, text: str) -> None:
+    if out == "-":
+        click.echo(text, nl=False)
+        return
+    Path(out).write_text(text, encoding="utf-8")
+
+
 @main.command("config")
 @click.option("--markdown", is_flag=True, help="Print the settings table as Markdown (docs/configuration.md).")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML config file to check.")

@@ -187,6 +187,31 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "purge_batch_size", int, 500, "Rows a purge deletes or clears per transaction (small keeps ingest unblocked)."
     ),
+    Setting(
+        "log_signing_key_file",
+        str,
+        "",
+        "File holding the Ed25519 key that signs the verifiable log's checkpoints (a Go note PRIVATE+KEY+... "
+        "string). Empty: <data_dir>/log-signing-key, made with mode 0600 on first start. See docs/trust.md.",
+    ),
+    Setting(
+        "checkpoint_interval_s", int, 10, "Seconds between signed checkpoints of the verifiable log while it grows."
+    ),
+    Setting(
+        "checkpoint_max_leaves",
+        int,
+        10_000,
+        "Leaves after which a checkpoint is signed without waiting for the interval.",
+    ),
+    Setting(
+        "checkpoint_idle_s",
+        int,
+        300,
+        "Seconds after which an unchanged log is signed again, so a fresh checkpoint proves nothing was added.",
+    ),
+    Setting(
+        "sequencer_batch", int, 5000, "Most stored spans the log's sequencer appends to the tree in one transaction."
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -223,6 +248,11 @@ class Settings:
     retention: Mapping[str, Any] = Table()
     purge_interval_s: int = 3600
     purge_batch_size: int = 500
+    log_signing_key_file: str = ""
+    checkpoint_interval_s: int = 10
+    checkpoint_max_leaves: int = 10_000
+    checkpoint_idle_s: int = 300
+    sequencer_batch: int = 5000
 
     @property
     def url(self) -> str:
@@ -230,6 +260,11 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{Path(self.data_dir).resolve() / 'watchkeeper.db'}"
+
+    @property
+    def log_key_path(self) -> Path:
+        """The verifiable log's signing key file: the configured one, or ``log-signing-key`` in the data directory."""
+        return Path(self.log_signing_key_file) if self.log_signing_key_file else Path(self.data_dir) / "log-signing-key"
 
 
 def _coerce(setting: Setting, value: Any, origin: str) -> Any:
@@ -282,6 +317,10 @@ def _validate(values: dict[str, Any]) -> None:
         "commit_max_records",
         "workers",
         "purge_batch_size",
+        "checkpoint_interval_s",
+        "checkpoint_max_leaves",
+        "checkpoint_idle_s",
+        "sequencer_batch",
     ):
         if values[name] <= 0:
             raise ConfigError(f"{name} must be positive")

@@ -96,3 +96,19 @@ def test_a_full_queue_answers_429_with_retry_after_before_decoding(
     with rt.writer._cond:  # empty the queue again so the app can shut down cleanly
         rt.writer._queue.clear()
         rt.writer._depth = 0
+
+
+def test_too_many_bodies_waiting_to_be_decoded_answers_429_before_decoding(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from watchkeeper.server._runtime import PREPARE_QUEUE_MAX
+
+    rt = client.app.state.runtime  # type: ignore[attr-defined]
+    calls: list[int] = []
+    monkeypatch.setattr(otlp, "decode_otlp", lambda *a, **k: calls.append(1) or [])
+    rt._preparing = PREPARE_QUEUE_MAX  # as if that many requests were decoding: the pipeline is the bottleneck
+    r = client.post("/v1/traces", content=otlp_body(), headers=PROTOBUF)
+    assert r.status_code == 429 and r.headers["retry-after"] == "1"
+    assert calls == []
+    rt._preparing = 0
+    assert client.post("/v1/traces", content=otlp_body(), headers=PROTOBUF).status_code == 200

@@ -7,7 +7,8 @@ id), and every feedback event they gave or that was given on those traces. Erasu
    copy left in a backup, a replica or a WAL file can never be opened again (crypto-shredding);
 2. deletes the content itself (the payload of those spans and feedback events), with SQLite's ``secure_delete`` on
    so freed pages are zeroed, then truncates the WAL;
-3. writes a ``privacy_events`` row (action ``erase``, the subject id, the counts) as evidence.
+3. writes a ``privacy_events`` row (action ``erase``, the subject id, the counts) and the erased trace ids
+   (``erased_traces``) as evidence.
 
 A subject or session under an active legal hold is not erased (``Conflict``): the hold must be released first, which
 leaves its own record. Metadata (times, models, token counts, error codes) stays: it carries no content, and
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, or_, select, text, update
 
 from ..errors import Conflict
-from ..store.tables import data_keys, feedback, legal_holds, privacy_events, spans
+from ..store.tables import data_keys, erased_traces, feedback, legal_holds, privacy_events, spans
 from .encryption import KeyRing
 
 _CHUNK = 500
@@ -179,8 +180,8 @@ def erase_subject(
 
     finished = time.time_ns()
     with engine.begin() as conn:
-        conn.execute(
-            privacy_events.insert(),
+        event_id = conn.execute(
+            privacy_events.insert().returning(privacy_events.c.id),
             {
                 "project_id": project_id,
                 "action": "erase",
@@ -190,7 +191,9 @@ def erase_subject(
                 "started_ns": started,
                 "finished_ns": finished,
             },
-        )
+        ).scalar_one()
+        if trace_ids:  # the erasure's coverage, as evidence the log's verifier reads (trust/verify.py)
+            conn.execute(erased_traces.insert(), [{"event_id": event_id, "trace_id": t} for t in trace_ids])
     return ErasureReport(
         subject_id=subject_id,
         traces=len(trace_ids),

@@ -6,6 +6,7 @@ label, new ones are counted under ``other``, so cardinality stays bounded whatev
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -15,6 +16,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from ..records import Span, SpanKind, Status
+
+log = logging.getLogger("watchkeeper.server")
 
 MAX_LABEL_VALUES = 50
 _COMMIT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -107,6 +110,7 @@ class Metrics(Collector):
         self._tool = _Capped()
         self._depth: Callable[[], int] = lambda: 0
         self._capacity: Callable[[], int] = lambda: 0
+        self._log: Callable[[], tuple[float, int]] | None = None
         self._cache_in: dict[str, int] = defaultdict(int)
         self._cache_hit: dict[str, int] = defaultdict(int)
         r.register(self)
@@ -115,7 +119,23 @@ class Metrics(Collector):
         self._depth = depth
         self._capacity = capacity
 
+    def bind_log(self, state: Callable[[], tuple[float, int]]) -> None:
+        """``state()`` gives the verifiable log's merge delay (seconds) and size (leaves)."""
+        self._log = state
+
     def collect(self) -> Iterable[GaugeMetricFamily]:
+        if self._log is not None:
+            try:
+                delay, size = self._log()
+            except Exception as e:  # a scrape must not fail because the store is busy; the gauges are skipped
+                log.warning("log gauges skipped: %s", type(e).__name__)
+            else:
+                yield GaugeMetricFamily(
+                    "watchkeeper_log_merge_delay_seconds",
+                    "Age of the oldest stored span not yet appended to the verifiable log.",
+                    value=delay,
+                )
+                yield GaugeMetricFamily("watchkeeper_log_leaves", "Leaves in the verifiable records log.", value=size)
         yield GaugeMetricFamily(
             "watchkeeper_ingest_queue_depth", "Records waiting for the writer.", value=self._depth()
         )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from ..config import Settings
-from ..errors import InputError
+from ..errors import InputError, Overloaded
 from ..pipeline import Batch, Context, Processor, default_chain, run_chain
 from ..privacy.encryption import KeyRing, check_keys, load_kek
 from ..records import Feedback, RecordError, Span
@@ -23,6 +23,9 @@ Decoded = tuple[list[Span], list[Feedback]]
 # Threads that decode and prepare request bodies. Two keep a core busy while the other thread waits on the GIL,
 # and bound how many decoded batches (~10x their wire size in memory) exist at once under overload.
 PREPARE_THREADS = 2
+# Request bodies decoding or waiting for a prepare thread, at most: past it, ingest answers 429 at once. Without a
+# bound, a server whose pipeline (not its writer) is the bottleneck would queue bodies in memory without limit.
+PREPARE_QUEUE_MAX = 4 * PREPARE_THREADS
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +53,7 @@ class Runtime:
         self.started_ns = time.time_ns()
         self.ready = False
         self._pool: ThreadPoolExecutor | None = None
+        self._preparing = 0  # bodies decoding or waiting for a prepare thread (changed on the event loop only)
 
     def start(self) -> None:
         """Migrate the schema if needed and start the writer."""
@@ -104,8 +108,17 @@ class Runtime:
         queue is refused (``Overloaded``) before any of that work is spent.
         """
         self.writer.check_room()
+        if self._preparing >= PREPARE_QUEUE_MAX:
+            raise Overloaded(
+                f"{self._preparing} request bodies are already waiting to be decoded; retry after 1 s",
+                retry_after_s=1,
+            )
         loop = asyncio.get_running_loop()
-        spans, rows = await loop.run_in_executor(self._pool, self._decode_and_prepare, decode, source)
+        self._preparing += 1
+        try:
+            spans, rows = await loop.run_in_executor(self._pool, self._decode_and_prepare, decode, source)
+        finally:
+            self._preparing -= 1
         fut = self.writer.submit(rows)  # raises Overloaded at once when the queue is full
         await asyncio.wrap_future(fut)
         self.metrics.records.labels(source, "span", "accepted").inc(len(rows.span_rows))

@@ -16,7 +16,9 @@ from sqlalchemy import text
 from .. import __version__
 from ..config import Settings
 from ..privacy.retention import ENFORCED, PurgeReport, RetentionJob, policy_from_settings
-from . import _erasure, _problems, api, pages
+from ..trust.checkpoint import IssuePolicy
+from ..trust.log import LogReader, LogService, merge_delay_s, read_state
+from . import _erasure, _log_api, _problems, _slices_api, api, pages
 from ._runtime import Runtime
 from ._schemas import FeedbackIn, IngestBody, SpanIn
 
@@ -27,16 +29,19 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     """The server application. The runtime (store, writer) starts with the app's lifespan."""
     rt = runtime or Runtime(settings or Settings())
     retention = _retention_job(rt)  # a bad retention policy stops the server here, before it listens
+    seal = _log_service(rt)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         rt.start()
+        seal.start()
         retention.start()
         log.info("ready", extra={"event": "ready"})
         try:
             yield
         finally:
             retention.stop()
+            seal.stop()  # sequences what is committed and signs a final checkpoint
             rt.stop()
 
     app = FastAPI(
@@ -47,9 +52,12 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         lifespan=lifespan,
     )
     app.state.runtime = rt
+    app.state.log_reader = LogReader(rt.engine)
     _problems.install(app)
     app.include_router(api.router)
     app.include_router(_erasure.router)
+    app.include_router(_slices_api.router)
+    app.include_router(_log_api.router)
     app.include_router(pages.router)
 
     @app.get("/healthz", tags=["health"])
@@ -117,3 +125,18 @@ def _retention_job(rt: Runtime) -> RetentionJob:
         on_report=counted,
         on_error=lambda _e: rt.metrics.purge_runs.labels("error").inc(),
     )
+
+
+def _log_service(rt: Runtime) -> LogService:
+    """The verifiable log's sequencer and checkpointer (trust/log.py), with its gauges on /metrics."""
+    s = rt.settings
+
+    def state() -> tuple[float, int]:
+        st = read_state(rt.engine)
+        return merge_delay_s(rt.engine), st.size if st is not None else 0
+
+    rt.metrics.bind_log(state)
+    policy = IssuePolicy(
+        every_s=s.checkpoint_interval_s, every_leaves=s.checkpoint_max_leaves, idle_s=s.checkpoint_idle_s
+    )
+    return LogService(rt.engine, s.log_key_path, policy=policy, batch=s.sequencer_batch)

@@ -8,6 +8,7 @@ Routes:
     /traces/{trace_id}/spans/{span_id}  the span panel alone (htmx); a plain request is sent to the full page
     /sessions                           sessions, most recently active first
     /sessions/{session_id}              a session as a conversation, one trace per turn
+    /slices                             the slice explorer: top changed slices, a slice's rate over time, examples
     /static/{name}                      the stylesheet, htmx and the page script
 """
 
@@ -28,9 +29,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
 from .. import __version__
+from ..analytics import SliceExplorer
 from ..errors import InputError, NotFound, WatchkeeperError
 from ..records import SpanKind, check_hex_id
 from ..store import queries
+from . import _slices_view as sv
 from . import _views as v
 from ._runtime import Runtime
 
@@ -225,6 +228,18 @@ def session_page(request: Request, session_id: str) -> Response:
     summaries = queries.session_traces(rt.engine, session_id)
     turns = [v.turn(t, queries.get_trace(rt.engine, t.trace_id, opener=rt.opener)) for t in summaries]
     return _render(request, "session.html", session_id=session_id, turns=turns)
+
+
+@router.get("/slices")
+@_page
+def slices_page(request: Request) -> Response:
+    q = sv.SliceQuery.parse(request.query_params, request.query_params.getlist("slice_value"))
+    ex = SliceExplorer(_rt(request).engine)
+    ctx = sv.explore(ex, q)
+    return _render(
+        request, "slices.html", q=q, dimensions=sv.dimension_choices(ex), windows=sv.WINDOWS, baselines=sv.BASELINES,
+        pct=sv.pct, **ctx,
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -89,6 +89,8 @@ def span_row(s: Span, project_id: int, ingested_ns: int, payload: bytes | None) 
         "attributes": orjson.dumps(s.attributes, option=orjson.OPT_NON_STR_KEYS).decode() if s.attributes else None,
         "payload": payload,
         "ingested_ns": ingested_ns,
+        "log_index": None,  # set by the log's sequencer (trust/log.py) after the commit
+        "payload_sha256": None,
     }
 
 

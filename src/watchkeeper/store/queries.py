@@ -161,9 +161,7 @@ def list_spans(
     return SpanPage([span_from_row(r, with_payload=False) for r in rows], nxt)
 
 
-def get_trace(
-    engine: Engine, trace_id: str, *, project_id: int = 1, opener: ContentOpener | None = None
-) -> list[Span]:
+def get_trace(engine: Engine, trace_id: str, *, project_id: int = 1, opener: ContentOpener | None = None) -> list[Span]:
     """Every span of a trace with its content, in start order; NotFound if there is none.
 
     Sealed content needs ``opener`` (the server's key ring); without it, reading sealed content raises

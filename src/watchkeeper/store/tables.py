@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Float,
+    ForeignKey,
     Index,
     Integer,
     LargeBinary,
@@ -79,6 +80,9 @@ spans = Table(
     Column("attributes", Text),  # JSON object of unmapped attributes (metadata, queryable)
     Column("payload", LargeBinary),  # compressed JSON of content fields; see store/_codec.py
     Column("ingested_ns", BigInteger, nullable=False),
+    # the verifiable log (trust/log.py): set by the sequencer after the row is committed, never by the writer
+    Column("log_index", BigInteger),  # the row's leaf index in the records log; null until sequenced
+    Column("payload_sha256", LargeBinary(32)),  # SHA-256 of ``payload`` as sequenced; kept when the payload is purged
     UniqueConstraint("project_id", "trace_id", "span_id", name="uq_spans_trace_span"),
 )
 
@@ -98,6 +102,20 @@ Index(
     spans.c.start_ns,
     sqlite_where=spans.c.subject_id.isnot(None),
     postgresql_where=spans.c.subject_id.isnot(None),
+)
+Index(  # the sequencer's queue: small, because rows leave it within seconds of their commit
+    "ix_spans_unsequenced",
+    spans.c.project_id,
+    spans.c.id,
+    sqlite_where=spans.c.log_index.is_(None),
+    postgresql_where=spans.c.log_index.is_(None),
+)
+Index(  # verify reads the log in leaf order; unique, so no leaf index is ever given to two rows
+    "ix_spans_log_index",
+    spans.c.log_index,
+    unique=True,
+    sqlite_where=spans.c.log_index.isnot(None),
+    postgresql_where=spans.c.log_index.isnot(None),
 )
 Index(
     "ix_spans_roots",
@@ -197,3 +215,69 @@ privacy_events = Table(
     Column("finished_ns", BigInteger, nullable=False),
 )
 Index("ix_privacy_events_time", privacy_events.c.project_id, privacy_events.c.started_ns)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The verifiable log (trust/log.py, docs/trust.md): an RFC 6962 tree per log, its signed checkpoints and keys.
+
+merkle_logs = Table(
+    "merkle_logs",
+    metadata,
+    Column("id", SmallInteger, primary_key=True, autoincrement=False),
+    Column("origin", String(), nullable=False, unique=True),
+    Column("size", BigInteger, nullable=False),
+    Column("frontier", LargeBinary, nullable=False),  # the compact range: one 32-byte hash per set bit, high first
+    Column("root", LargeBinary(32), nullable=False),
+    Column("updated_ns", BigInteger, nullable=False),
+)
+
+# Level 0 (leaf hashes) and every 8th level of complete subtrees; insert-only.
+merkle_nodes = Table(
+    "merkle_nodes",
+    metadata,
+    Column("log_id", SmallInteger, primary_key=True, autoincrement=False),
+    Column("level", SmallInteger, primary_key=True, autoincrement=False),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False),
+    sqlite_with_rowid=False,
+)
+
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("id", Integer().with_variant(BigInteger(), "postgresql"), primary_key=True, autoincrement=True),
+    Column("log_id", SmallInteger, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("root", LargeBinary(32), nullable=False),
+    Column("note", Text, nullable=False),  # the signed note, verbatim
+    Column("signed_ns", BigInteger, nullable=False),
+)
+Index("ix_checkpoints_log_size", checkpoints.c.log_id, checkpoints.c.size)
+
+# The log's public keys: the signing key and the retired ones with the size they were retired at. Informational:
+# an auditor verifies with keys they pinned, never with this table.
+log_keys = Table(
+    "log_keys",
+    metadata,
+    Column("id", Integer().with_variant(BigInteger(), "postgresql"), primary_key=True, autoincrement=True),
+    Column("log_id", SmallInteger, nullable=False),
+    Column("vkey", String(), nullable=False),
+    Column("created_ns", BigInteger, nullable=False),
+    Column("retired_size", BigInteger),
+    Column("retired_ns", BigInteger),
+    UniqueConstraint("log_id", "vkey", name="uq_log_keys_vkey"),
+)
+
+# Which traces an erasure removed, so its coverage is evidence rather than a lookup in the mutable spans table.
+erased_traces = Table(
+    "erased_traces",
+    metadata,
+    Column(
+        "event_id",
+        Integer().with_variant(BigInteger(), "postgresql"),
+        ForeignKey("privacy_events.id"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("trace_id", LargeBinary(16), primary_key=True),
+)

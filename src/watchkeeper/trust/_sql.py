@@ -1,0 +1,211 @@
+"""The log in SQL: the leaf of a stored span computed by the database, the tree's tables as a ``TreeStore``.
+
+The record leaf (leaves.py, format version 1) is built by one SQL expression per engine, so the sequencer that
+appends a row and the verifier that re-derives it run literally the same encoding, in C, without building a
+``Span`` per row: SQLite returns the leaf as hex (``printf``/``hex``: no ``unhex`` before SQLite 3.41), PostgreSQL
+as ``bytea`` (``int8send``/``int4send``). ``tests/trust/test_log.py`` checks the expression against
+``record_leaf(span_from_row(row))`` on both engines for generated spans.
+
+Every function here works on a raw DB-API cursor inside a transaction the caller owns.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from .leaves import FORMAT_VERSION, MAGIC, RECORD
+from .merkle import HASH_SIZE, CompactRange
+
+STRIDE = 8  # every 8th level of complete subtrees is stored (merkle.py, docs/trust.md)
+
+# (tag, column, kind, nullable) in tag order: the leaf table of leaves.py, as columns of ``spans``
+_LEAF_COLUMNS: tuple[tuple[int, str, str, bool], ...] = (
+    (1, "project_id", "uint", False),
+    (2, "trace_id", "bytes", False),
+    (3, "span_id", "bytes", False),
+    (4, "parent_span_id", "bytes", True),
+    (5, "kind", "text", False),
+    (6, "status", "text", False),
+    (7, "start_ns", "uint", False),
+    (8, "end_ns", "uint", False),
+    (9, "ingested_ns", "uint", False),
+    (10, "request_model", "text", True),
+    (11, "response_model", "text", True),
+    (12, "input_tokens", "uint", True),
+    (13, "output_tokens", "uint", True),
+    (14, "cached_tokens", "uint", True),
+    (15, "tool_name", "text", True),
+    (16, "error_code", "text", True),
+    (17, "schema_version", "uint", False),
+    (18, "payload_sha256", "bytes", True),
+)
+
+
+def _sqlite_field(tag: int, col: str, kind: str) -> str:
+    t = f"'{tag:02x}'"
+    if kind == "uint":
+        return f"{t} || printf('%016x', {col})"
+    if kind == "bytes":
+        return f"{t} || printf('%08x', length({col})) || hex({col})"
+    return f"{t} || printf('%08x', length(CAST({col} AS BLOB))) || hex({col})"  # hex() of text: its UTF-8 bytes
+
+
+def _pg_field(tag: int, col: str, kind: str) -> str:
+    t = f"decode('{tag:02x}', 'hex')"
+    if kind == "uint":
+        return f"{t} || int8send({col}::bigint)"
+    if kind == "bytes":
+        return f"{t} || int4send(length({col})) || {col}"
+    return f"{t} || int4send(octet_length({col})) || convert_to({col}, 'UTF8')"
+
+
+def leaf_sql(dialect: str, prefix: str = "") -> str:
+    """The SQL expression giving a ``spans`` row's leaf: hex text on SQLite, ``bytea`` on PostgreSQL."""
+    head = (MAGIC + bytes((FORMAT_VERSION, RECORD))).hex()
+    parts: list[str] = []
+    for tag, name, kind, nullable in _LEAF_COLUMNS:
+        col = prefix + name
+        if dialect == "sqlite":
+            f = _sqlite_field(tag, col, kind)
+            parts.append(f"(CASE WHEN {col} IS NULL THEN '' ELSE {f} END)" if nullable else f)
+        else:
+            f = _pg_field(tag, col, kind)
+            parts.append(f"COALESCE({f}, ''::bytea)" if nullable else f)
+    if dialect == "sqlite":
+        return " || ".join([f"'{head}'", *parts])
+    return " || ".join([f"decode('{head}', 'hex')", *parts])
+
+
+def leaf_decoder(dialect: str) -> Callable[[Any], bytes]:
+    """Turns the value :func:`leaf_sql` gives into the leaf bytes."""
+    if dialect == "sqlite":
+        return bytes.fromhex
+    return bytes
+
+
+LEAF_COLUMNS = ", ".join(name for _tag, name, _kind, _null in _LEAF_COLUMNS)
+
+_U64 = struct.Struct(">Q").pack
+_U32 = struct.Struct(">I").pack
+_IDS = struct.Struct(">BQBI16sBI8s").pack  # tags 1–3 when the ids have their usual 16 and 8 bytes
+_TIMES = struct.Struct(">BQBQBQ").pack  # tags 7–9
+
+
+class _Field(dict[Any, bytes]):
+    """The encoded field (tag, length, value) of each distinct value seen: kinds, models, tool names and token
+    counts repeat, so most rows encode their optional fields with dictionary lookups."""
+
+    def __init__(self, tag: int, kind: str) -> None:
+        super().__init__({None: b""})
+        self._tag = bytes((tag,))
+        self._kind = kind
+
+    def __missing__(self, v: Any) -> bytes:
+        if self._kind == "uint":
+            out = self._tag + _U64(v)
+        else:
+            raw = v.encode("utf-8") if isinstance(v, str) else bytes(v)
+            out = self._tag + _U32(len(raw)) + raw
+        if len(self) < 100_000:
+            self[v] = out
+        return out
+
+
+def leaf_encoder() -> Callable[[Sequence[Any]], bytes]:
+    """Encodes the leaf of a row whose first 18 values are :data:`LEAF_COLUMNS` (the verifier's fast path on
+    SQLite, where SQL string building is slower than this; tested equal to ``record_leaf``)."""
+    head = MAGIC + bytes((FORMAT_VERSION, RECORD))
+    par, kind, status = _Field(4, "bytes"), _Field(5, "text"), _Field(6, "text")
+    req, resp, tin, tout, tcache = (
+        _Field(10, "text"),
+        _Field(11, "text"),
+        _Field(12, "uint"),
+        _Field(13, "uint"),
+        _Field(14, "uint"),
+    )
+    tool, err, ver = _Field(15, "text"), _Field(16, "text"), _Field(17, "uint")
+
+    def encode(r: Sequence[Any]) -> bytes:
+        pid, tid, sid, p, k, s, t1, t2, t3, m1, m2, i1, i2, i3, tn, ec, v, ps = r[:18]
+        if type(tid) is bytes and type(sid) is bytes and len(tid) == 16 and len(sid) == 8:
+            ids = _IDS(1, pid, 2, 16, tid, 3, 8, sid)
+        else:
+            ids = b"\x01" + _U64(pid) + b"\x02" + _U32(len(tid)) + bytes(tid) + b"\x03" + _U32(len(sid)) + bytes(sid)
+        return b"".join((
+            head, ids, par[p], kind[k], status[s], _TIMES(7, t1, 8, t2, 9, t3), req[m1], resp[m2], tin[i1],
+            tout[i2], tcache[i3], tool[tn], err[ec], ver[v], b"" if ps is None else b"\x12\x00\x00\x00\x20" + ps
+            if len(ps) == 32 else b"\x12" + _U32(len(ps)) + bytes(ps),
+        ))  # fmt: skip
+
+    return encode
+
+
+def param(dialect: str) -> str:
+    """The DB-API placeholder of the engine's driver (sqlite3: qmark, psycopg: format)."""
+    return "?" if dialect == "sqlite" else "%s"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The tree's state
+
+
+def encode_frontier(compact: CompactRange) -> bytes:
+    """The compact range as stored: one hash per set bit of the size, the largest subtree first."""
+    return b"".join(compact.frontier[lv] for lv in sorted(compact.frontier, reverse=True))
+
+
+def decode_frontier(size: int, blob: bytes) -> CompactRange:
+    levels = [lv for lv in reversed(range(size.bit_length())) if size >> lv & 1]
+    if len(blob) != HASH_SIZE * len(levels):
+        raise ValueError(f"the stored frontier has {len(blob)} bytes; a tree of {size} needs {HASH_SIZE * len(levels)}")
+    return CompactRange(size, {lv: bytes(blob[i * HASH_SIZE : (i + 1) * HASH_SIZE]) for i, lv in enumerate(levels)})
+
+
+def insert_nodes(cur: Any, dialect: str, log_id: int, kept: Mapping[int, Sequence[bytes]], first: int) -> None:
+    """Stores the new level-0 and every-8th-level hashes an append of leaves ``[first, …)`` produced."""
+    p = param(dialect)
+    sql = f"INSERT INTO merkle_nodes (log_id, level, idx, hash) VALUES ({p}, {p}, {p}, {p})"  # noqa: S608 - fixed
+    rows: list[tuple[int, int, int, bytes]] = []
+    for level, hashes in kept.items():
+        start = first >> level  # the node holding leaf ``first`` was incomplete before, so it is the first new one
+        rows.extend((log_id, level, start + i, h) for i, h in enumerate(hashes))
+    if rows:
+        cur.executemany(sql, rows)
+
+
+class CursorTreeStore:
+    """A read-only :class:`~watchkeeper.trust.TreeStore` over ``merkle_nodes``, through a query function.
+
+    ``query(sql, params)`` runs one SELECT and gives its rows; the caller decides which connection (and which
+    transaction) that is. ``size`` is the tree size the caller read from ``merkle_logs``.
+    """
+
+    def __init__(self, query: Callable[[str, tuple[Any, ...]], list[Any]], dialect: str, log_id: int, size: int):
+        self._query = query
+        self._log_id = log_id
+        self._size = size
+        p = param(dialect)
+        self._sql = (
+            f"SELECT hash FROM merkle_nodes WHERE log_id = {p} AND level = {p} AND idx >= {p} AND idx < {p} "  # noqa: S608
+            "ORDER BY idx"
+        )
+
+    @property
+    def stride(self) -> int:
+        return STRIDE
+
+    def size(self) -> int:
+        return self._size
+
+    def set_size(self, size: int) -> None:
+        self._size = size
+
+    def hashes(self, level: int, start: int, end: int) -> list[bytes]:
+        if level % STRIDE or not 0 <= start <= end or end > (self._size >> level):
+            raise IndexError(f"no stored hashes at level {level} for [{start}, {end})")
+        return [bytes(r[0]) for r in self._query(self._sql, (self._log_id, level, start, end))]
+
+    def append(self, size: int, new: Mapping[int, Sequence[bytes]]) -> None:
+        raise NotImplementedError("the sequencer appends (trust/log.py); this store only reads")

@@ -1,0 +1,441 @@
+"""``watchkeeper verify``: re-derive the records log from the store and check it against pinned keys, offline.
+
+In one read snapshot of the store, with nothing but the verifier keys the auditor pinned:
+
+1. every checkpoint note is opened with the pinned keys (signed-note rules; a retired key only up to its size);
+   two valid checkpoints of one size with different roots are a fork, a smaller size after a larger one a rollback;
+2. every sequenced row's leaf is re-derived (the SQL leaf encoding of _sql.py), hashed, and compared with the
+   stored leaf hash; the tree is folded again from those hashes, every stored 8th-level node is compared, and the
+   root at each checkpoint's size (and at ``--against``'s) must equal the signed root — which also proves each
+   checkpoint extends the previous one, from the leaves rather than from a proof the store supplies;
+3. every payload is classified (leaves.classify_payload): present and matching, absent under a purge or erasure on
+   record (``privacy_events`` + ``erased_traces``; a purge whose cutoff is later than its own start is refused), or
+   tampered;
+4. rows and hashes beyond the tree, a tree shorter than a signed checkpoint, and a stored compact range that differs
+   from the recomputed one are reported. Rows not sequenced yet are counted, not failed.
+
+The report names the first bad leaf index. Reading is done in chunks through raw driver cursors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+
+from . import _sql
+from .checkpoint import CheckpointError, Verifier, VerifierSet, open_checkpoint
+from .leaves import LeafError, PayloadState, RecordLeaf, Removal, classify_payload, decode_leaf
+from .log import RECORDS_LOG
+from .merkle import CompactRange, leaf_hash
+
+CHUNK = 1 << 16
+_MAX_PROBLEMS = 50
+
+
+@dataclass(frozen=True)
+class Problem:
+    kind: str  # leaf | row-missing | hash-missing | payload | node | checkpoint | fork | rollback | root | truncated
+    #            beyond-tree | state | purge | unsigned
+    detail: str
+    index: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "index": self.index, "detail": self.detail}
+
+
+@dataclass
+class VerifyReport:
+    origin: str | None = None
+    size: int = 0
+    checkpoints: int = 0
+    checkpoints_valid: int = 0
+    last_checkpoint_size: int | None = None
+    against_size: int | None = None
+    unsigned: int = 0
+    unsequenced: int = 0
+    rows_deleted: int = 0
+    payloads: Counter[str] = field(default_factory=Counter)
+    problems: list[Problem] = field(default_factory=list)
+    problem_count: int = 0
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.problem_count == 0
+
+    @property
+    def first_bad_index(self) -> int | None:
+        idx = [p.index for p in self.problems if p.index is not None]
+        return min(idx) if idx else None
+
+    def add(self, kind: str, detail: str, index: int | None = None) -> None:
+        self.problem_count += 1
+        if len(self.problems) < _MAX_PROBLEMS or (
+            index is not None and (self.first_bad_index is None or index < self.first_bad_index)
+        ):
+            self.problems.append(Problem(kind, detail, index))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "origin": self.origin,
+            "size": self.size,
+            "first_bad_index": self.first_bad_index,
+            "checkpoints": self.checkpoints,
+            "checkpoints_valid": self.checkpoints_valid,
+            "last_checkpoint_size": self.last_checkpoint_size,
+            "against_size": self.against_size,
+            "unsigned_leaves": self.unsigned,
+            "unsequenced_rows": self.unsequenced,
+            "rows_deleted_by_purge": self.rows_deleted,
+            "payloads": {s.value: self.payloads.get(s.value, 0) for s in PayloadState},
+            "problem_count": self.problem_count,
+            "problems": [p.as_dict() for p in sorted(self.problems, key=_order)],
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _order(p: Problem) -> tuple[int, int]:
+    return (0 if p.index is not None else 1, p.index or 0)
+
+
+class _Snapshot:
+    """One read transaction on a raw driver connection: every query sees the same state of the store."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.dialect = engine.dialect.name
+        self._conn = engine.connect()
+        raw: Any = self._conn.connection.dbapi_connection
+        self._raw = raw
+        self._cur: Any = raw.cursor()
+        if self.dialect == "sqlite":
+            self._cur.execute("BEGIN")
+        else:
+            self._cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        self.p = _sql.param(self.dialect)
+
+    def all(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        self._cur.execute(sql, params)
+        return list(self._cur.fetchall())
+
+    def close(self) -> None:
+        try:
+            self._cur.close()
+            self._raw.rollback()
+        finally:
+            self._conn.close()
+
+
+def _removals(snap: _Snapshot, report: VerifyReport) -> tuple[list[Removal], int]:
+    """The purges and erasures on record that may excuse an absent payload, and how many rows metadata purges
+    deleted; refuses (and reports) removal records that contradict themselves."""
+    events = snap.all(
+        "SELECT id, project_id, action, data_class, cutoff_ns, started_ns, finished_ns, count FROM privacy_events "
+        "WHERE action IN ('purge', 'erase') ORDER BY id"
+    )
+    traces: dict[int, set[bytes]] = {}
+    for ev_id, trace_id in snap.all("SELECT event_id, trace_id FROM erased_traces"):
+        traces.setdefault(int(ev_id), set()).add(bytes(trace_id))
+    out: list[Removal] = []
+    deleted_budget = 0
+    for ev_id, pid, action, data_class, cutoff, started, finished, count in events:
+        if finished < started:
+            report.add("purge", f"privacy event {ev_id} finished before it started; it covers nothing")
+            continue
+        if action == "purge":
+            if cutoff is None or cutoff > started:
+                report.add(
+                    "purge",
+                    f"purge {ev_id} claims a cutoff later than its own start (backdated); it covers nothing",
+                )
+                continue
+            if data_class == "metadata":
+                deleted_budget += int(count)
+                continue
+            out.append(Removal("purge", int(pid), int(finished), cutoff_ns=int(cutoff)))
+        else:
+            out.append(Removal("erase", int(pid), int(finished), trace_ids=frozenset(traces.get(int(ev_id), ()))))
+    return out, deleted_budget
+
+
+@dataclass(frozen=True)
+class _Target:
+    size: int
+    root: bytes
+    label: str
+
+
+def verify_store(
+    engine: Engine,
+    pinned: Iterable[Verifier],
+    *,
+    against: str | None = None,
+    strict: bool = False,
+    chunk: int = CHUNK,
+    log_id: int = RECORDS_LOG,
+) -> VerifyReport:
+    """Checks the records log of the store behind ``engine`` (see the module docstring); never writes."""
+    t0 = time.perf_counter()
+    report = VerifyReport()
+    keys = VerifierSet(list(pinned))
+    snap = _Snapshot(engine)
+    try:
+        _verify(snap, keys, report, against=against, strict=strict, chunk=chunk, log_id=log_id)
+    finally:
+        snap.close()
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _verify(
+    snap: _Snapshot,
+    keys: VerifierSet,
+    report: VerifyReport,
+    *,
+    against: str | None,
+    strict: bool,
+    chunk: int,
+    log_id: int,
+) -> None:
+    p = snap.p
+    report.unsequenced = int(snap.all("SELECT count(*) FROM spans WHERE log_index IS NULL")[0][0])
+    state = snap.all(f"SELECT origin, size, frontier, root FROM merkle_logs WHERE id = {p}", (log_id,))  # noqa: S608
+    if not state:
+        n_rows = int(snap.all("SELECT count(*) FROM spans WHERE log_index IS NOT NULL")[0][0])
+        if n_rows:
+            report.add("state", f"{n_rows} rows carry leaf indices but the store has no log", 0)
+        if against is not None:
+            report.add("truncated", "the store has no log, but a checkpoint of it was remembered", 0)
+        return
+    origin, size, frontier, root = state[0][0], int(state[0][1]), bytes(state[0][2]), bytes(state[0][3])
+    report.origin, report.size = origin, size
+    removals, deleted_budget = _removals(snap, report)
+
+    # 1. checkpoints
+    targets: list[_Target] = []
+    valid_sizes: list[int] = []
+    bad: list[tuple[int, str, str]] = []  # (size, kind, detail): indexed once the trusted prefix is known
+    last_valid = -1
+    rows = snap.all(f"SELECT id, size, root, note FROM checkpoints WHERE log_id = {p} ORDER BY id", (log_id,))  # noqa: S608
+    report.checkpoints = len(rows)
+    for cp_id, cp_size, cp_root, note in rows:
+        try:
+            vc = open_checkpoint(note, keys, origin=origin)
+        except CheckpointError as e:
+            bad.append((int(cp_size), "checkpoint", f"checkpoint {cp_id} (size {cp_size}): {e.detail}"))
+            continue
+        cp = vc.checkpoint
+        if cp.size != int(cp_size) or cp.root != bytes(cp_root):
+            bad.append((cp.size, "checkpoint", f"checkpoint {cp_id}: its size or root columns differ from its note"))
+            continue
+        report.checkpoints_valid += 1
+        if cp.size < last_valid:
+            bad.append((cp.size, "rollback", f"checkpoint {cp_id} goes back from size {last_valid} to {cp.size}"))
+        last_valid = max(last_valid, cp.size)
+        valid_sizes.append(cp.size)
+        targets.append(_Target(cp.size, cp.root, f"checkpoint {cp_id}"))
+    if against is not None:
+        try:
+            vc = open_checkpoint(against, keys, origin=origin)
+        except CheckpointError as e:
+            report.add("checkpoint", f"--against: {e.detail}", 0)
+        else:
+            report.against_size = vc.checkpoint.size
+            targets.append(_Target(vc.checkpoint.size, vc.checkpoint.root, "the remembered checkpoint (--against)"))
+            valid_sizes.append(vc.checkpoint.size)
+    by_size: dict[int, list[_Target]] = {}
+    for t in targets:
+        by_size.setdefault(t.size, []).append(t)
+    for s, ts in by_size.items():
+        if len({t.root for t in ts}) > 1:
+            bad.append((s, "fork", f"{len(ts)} signed checkpoints of size {s} have different roots: the log forked"))
+    report.last_checkpoint_size = max((t.size for t in targets if "against" not in t.label), default=None)
+
+    def trusted_below(s: int) -> int:
+        return max([v for v in valid_sizes if v < s] or [0])
+
+    for s, kind, detail in bad:
+        report.add(kind, detail, trusted_below(s))
+    for t in targets:
+        if t.size > size:
+            report.add("truncated", f"{t.label} has size {t.size} but the tree holds {size} leaves (truncated)", size)
+
+    # 2 and 3. leaves, tree and payloads
+    matched: list[int] = [0]  # sizes whose signed root the leaves reproduced
+
+    def root_checked(s: int, r: bytes) -> None:
+        for t in by_size.get(s, ()):
+            if t.root == r:
+                matched.append(s)
+            else:
+                # a bad leaf already found explains the wrong root; otherwise the leaves after the last root that
+                # matched are the ones no checkpoint vouches for
+                known = report.first_bad_index
+                at = known if known is not None and max(matched) <= known < s else max(matched)
+                report.add("root", f"the leaves do not give the root of {t.label} at size {s}", at)
+
+    compact = CompactRange()
+    stops = sorted({t.size for t in targets if 0 < t.size <= size})
+    sha = hashlib.sha256
+    decode, leaf_cols = _leaf_reader(snap.dialect)
+    rows_sql = (
+        f"SELECT log_index, {leaf_cols}, payload_sha256, payload FROM spans "  # noqa: S608
+        f"WHERE log_index >= {p} AND log_index < {p} ORDER BY log_index"
+    )
+    nodes_sql = (
+        f"SELECT idx, hash FROM merkle_nodes WHERE log_id = {p} AND level = {p} AND idx >= {p} AND idx < {p} "  # noqa: S608
+        "ORDER BY idx"
+    )
+    missing_rows: list[int] = []
+    counts = report.payloads
+    stop_i = 0
+    for a in range(0, size, chunk):
+        b = min(a + chunk, size)
+        got = snap.all(rows_sql, (a, b))
+        stored = snap.all(nodes_sql, (log_id, 0, a, b))
+        stored_h = [bytes(r[1]) for r in stored]
+        if len(got) == b - a:
+            hashes = [leaf_hash(decode(r)) for r in got]
+        else:  # rows are missing: use the stored hash in their place so the rest still folds
+            by_idx = {int(r[0]): r for r in got}
+            stored_by = {int(r[0]): bytes(r[1]) for r in stored}
+            hashes = []
+            kept_rows = []
+            for i in range(a, b):
+                r = by_idx.get(i)
+                if r is None:
+                    missing_rows.append(i)
+                    h = stored_by.get(i)
+                    if h is None:
+                        report.add("hash-missing", f"leaf {i} has neither a row nor a stored hash", i)
+                        h = b"\0" * 32
+                    hashes.append(h)
+                else:
+                    kept_rows.append(r)
+                    hashes.append(leaf_hash(decode(r)))
+            got = kept_rows
+        if len(stored_h) != b - a:
+            have = {int(r[0]) for r in stored}
+            for i in range(a, b):
+                if i not in have:
+                    report.add("hash-missing", f"the tree has no stored hash for leaf {i}", i)
+                    break
+        elif hashes != stored_h:
+            gone = set(missing_rows)
+            for i, (h, logged) in enumerate(zip(hashes, stored_h, strict=True)):
+                if h != logged and a + i not in gone:
+                    report.add("leaf", f"leaf {a + i} re-derived from its row differs from the logged leaf", a + i)
+        # payloads
+        for r in got:
+            blob, committed = r[-1], r[-2]
+            if blob is not None:
+                if committed is not None and sha(blob).digest() == bytes(committed):
+                    counts["present"] += 1
+                else:
+                    counts["tampered"] += 1
+                    report.add("payload", f"the payload of leaf {r[0]} does not hash to its committed value", int(r[0]))
+            elif committed is None:
+                counts["none"] += 1
+            else:
+                try:
+                    leaf = decode_leaf(decode(r))
+                except LeafError:
+                    leaf = None  # already reported as a bad leaf
+                st = classify_payload(leaf, None, removals) if isinstance(leaf, RecordLeaf) else PayloadState.TAMPERED
+                counts[st.value] += 1
+                if st is PayloadState.TAMPERED:
+                    report.add(
+                        "payload", f"the payload of leaf {r[0]} is gone with no purge or erasure covering it", int(r[0])
+                    )
+        # fold, compare stored upper levels, and check roots at checkpoint sizes inside this chunk
+        pos = a
+        while pos < b:
+            end = b
+            while stop_i < len(stops) and stops[stop_i] <= pos:
+                stop_i += 1
+            if stop_i < len(stops) and stops[stop_i] < b:
+                end = stops[stop_i]
+            first = compact.size
+            kept = compact.extend(hashes[pos - a : end - a], keep_every=_sql.STRIDE)
+            _check_nodes(snap, nodes_sql, log_id, kept, first, report)
+            pos = end
+            if stop_i < len(stops) and stops[stop_i] == end:
+                root_checked(end, compact.root())
+    # 4. the rest of the store against the tree
+    try:
+        stored_compact = _sql.decode_frontier(size, frontier)
+    except ValueError as e:
+        report.add("state", f"merkle_logs: {e}", size)
+    else:
+        if stored_compact.frontier != compact.frontier or root != compact.root():
+            report.add("state", "the stored compact range or root differs from the one the leaves give", size)
+    beyond = snap.all(f"SELECT min(log_index), count(*) FROM spans WHERE log_index >= {p}", (size,))  # noqa: S608
+    if beyond and int(beyond[0][1]):
+        report.add("beyond-tree", f"{beyond[0][1]} rows have leaf indices at or past the tree size {size}", size)
+    extra = snap.all(
+        f"SELECT min(idx), count(*) FROM merkle_nodes WHERE log_id = {p} AND level = 0 AND idx >= {p}",  # noqa: S608
+        (log_id, size),
+    )
+    if extra and int(extra[0][1]):
+        report.add("beyond-tree", f"{extra[0][1]} leaf hashes are stored past the tree size {size}", size)
+    if missing_rows:
+        report.rows_deleted = len(missing_rows)
+        if len(missing_rows) > deleted_budget:
+            report.add(
+                "row-missing",
+                f"{len(missing_rows)} logged rows are gone but metadata purges on record deleted {deleted_budget}",
+                missing_rows[0],
+            )
+    signed = report.last_checkpoint_size or 0
+    report.unsigned = max(0, size - signed)
+    if strict and report.unsigned:
+        report.add("unsigned", f"{report.unsigned} leaves are not covered by a signed checkpoint (--strict)", signed)
+
+
+def _leaf_reader(dialect: str) -> tuple[Callable[[Any], bytes], str]:
+    """How verify reads leaves: (leaf bytes of a fetched row, the SQL that fetches it after ``log_index``).
+
+    SQLite: the 18 leaf columns, encoded in Python (``_sql.leaf_encoder``: faster there than SQLite's ``printf``);
+    PostgreSQL: the SQL leaf expression as ``bytea``. Either way the row's last two values are the committed payload
+    hash and the payload; a row whose columns cannot be encoded at all (a text in an integer column) gives bytes
+    that match no leaf, so it is reported as a bad leaf rather than stopping the check.
+    """
+    if dialect == "sqlite":
+        enc = _sql.leaf_encoder()
+
+        def from_columns(r: Any) -> bytes:
+            try:
+                return enc(r[1:19])
+            except (TypeError, ValueError, AttributeError, struct.error, OverflowError):
+                return b"unencodable row"
+
+        return from_columns, _sql.LEAF_COLUMNS
+    dec = _sql.leaf_decoder(dialect)
+    return (lambda r: dec(r[1])), _sql.leaf_sql(dialect)
+
+
+def _check_nodes(
+    snap: _Snapshot, sql: str, log_id: int, kept: dict[int, list[bytes]], first: int, report: VerifyReport
+) -> None:
+    for level, hashes in kept.items():
+        if level == 0 or not hashes:
+            continue
+        start = first >> level
+        stored = snap.all(sql, (log_id, level, start, start + len(hashes)))
+        found: Sequence[bytes] = [bytes(r[1]) for r in stored]
+        if list(found) != hashes:
+            for i, h in enumerate(hashes):
+                if i >= len(found) or found[i] != h:
+                    idx = (start + i) << level
+                    report.add("node", f"the stored level-{level} node {start + i} differs from the leaves'", idx)
+                    break
+
+
+__all__ = ["Problem", "VerifyReport", "verify_store"]

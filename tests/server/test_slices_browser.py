@@ -1,0 +1,99 @@
+"""The slice explorer in a real browser, over demo traffic: the demo's injected fault (iOS 4.13.0 calls to billing-mcp
+failing in a recurring window) must surface as the top change, and a click must lead to its chart and examples.
+
+Skips with a reason when Chromium is missing and fails instead when CI=true (tests/conftest.py). Screenshots land in
+test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import uvicorn
+
+from watchkeeper.config import Settings
+from watchkeeper.demo import DegradedWindow, Simulator, backfill
+from watchkeeper.server import create_app
+from watchkeeper.testing import free_port
+
+from .test_pages_browser import ARTIFACTS, Server, _ready, browser, page  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.browser
+
+NS = 1_000_000_000
+
+
+def fault_end(now_ns: int, w: DegradedWindow) -> int:
+    """The end of the demo's most recent degraded window that ended before now."""
+    every, end_offset = int(w.every_s * NS), int((w.offset_s + w.duration_s) * NS)
+    return (now_ns - end_offset) // every * every + end_offset
+
+
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, int]]:
+    """A real server holding 2 hours of demo traffic (30 traces a minute) that end with a degraded window."""
+    port = free_port()
+    app = create_app(Settings(data_dir=str(tmp_path_factory.mktemp("slices")), host="127.0.0.1", port=port))
+    app.state.demo = True
+    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=uv.run, daemon=True, name="slices-browser-server")
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while not _ready(url):
+        if not thread.is_alive() or time.monotonic() > deadline:
+            uv.should_exit = True
+            pytest.fail("the server did not answer /readyz with 200 within 30 s")
+        time.sleep(0.05)
+    end = fault_end(time.time_ns(), DegradedWindow())
+    rt = app.state.runtime
+    batch: tuple[list[Any], list[Any]] = ([], [])
+    for spans, fb in backfill(Simulator(seed=3, base_rate_per_min=30), 2, end):
+        batch[0].extend(spans)
+        batch[1].extend(fb)
+        if len(batch[0]) >= 2000:
+            rt.ingest_sync(*batch, "demo")
+            batch = ([], [])
+    rt.ingest_sync(*batch, "demo")
+    try:
+        yield Server(url), end
+    finally:
+        uv.should_exit = True
+        thread.join(30)
+
+
+def test_the_demo_fault_is_the_top_change_and_opens_to_a_chart_and_examples(
+    demo_server: tuple[Server, int],
+    page: Any,  # noqa: F811 - the fixture
+) -> None:
+    server, end = demo_server
+    to = datetime.fromtimestamp(end / NS, UTC).isoformat().replace("+00:00", "Z")
+    # the last half hour of the fault against the clean hour before it
+    page.goto(f"{server.url}/slices?metric=errors.tool&window=30m&baseline=1h&to={to}")
+    assert page.locator("nav a[aria-current=page]").inner_text() == "Slices"
+    top3 = page.locator("table.slices tbody tr td.name").all_inner_texts()[:3]
+    assert "4.13.0" in top3[0] and any("ios" in t for t in top3), top3
+    page.screenshot(path=str(ARTIFACTS / "slices.png"), full_page=True)
+
+    page.locator("table.slices tbody tr td.name a").first.click()
+    page.wait_for_url("**slice_dimension=**")
+    assert page.locator("#slice-title").inner_text().count("4.13.0") == 1
+    assert page.locator("figure.chart svg polyline.slice").count() >= 1
+    assert page.locator("figure.chart svg polyline.rest").count() >= 1
+    examples = page.locator("table.examples tbody tr")
+    assert examples.count() >= 1
+    assert "error" in examples.first.inner_text()
+    page.screenshot(path=str(ARTIFACTS / "slices-detail.png"), full_page=True)
+
+    # the metric menu applies at once and keeps the slice; an example opens its trace
+    page.select_option("select[name=metric]", "tool_errors")
+    page.wait_for_url("**metric=tool_errors**")
+    assert page.locator("figure.chart svg").count() == 1
+    page.locator("table.examples tbody tr td.name a").first.click()
+    page.wait_for_url("**/traces/**")
+    assert page.locator("h1").count() >= 1
