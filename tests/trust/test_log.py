@@ -294,3 +294,20 @@ def test_the_api_serves_the_checkpoint_proofs_leaves_and_evidence(tmp_path: Path
         engine.dispose()
     assert report.ok, report.as_dict()
     assert os.stat(tmp_path / "log-signing-key").st_mode & 0o777 == 0o600
+
+
+def test_log_routes_reject_indexes_beyond_64_bits_with_a_problem(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from watchkeeper.config import Settings
+    from watchkeeper.server import create_app
+
+    with TestClient(create_app(Settings(data_dir=str(tmp_path)))) as client:
+        for url in (
+            "/api/v1/log/leaves/99999999999999999999999",
+            "/api/v1/log/proof/inclusion?index=99999999999999999999999",
+            "/api/v1/log/proof/consistency?from=1&to=99999999999999999999999",
+        ):
+            r = client.get(url)
+            assert r.status_code == 422, url
+            assert r.headers["content-type"].startswith("application/problem+json")

@@ -10,7 +10,7 @@ import asyncio
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import PlainTextResponse
 
 from ..errors import InputError, NotFound
@@ -18,6 +18,8 @@ from ..trust.evidence import describe_leaf
 from ..trust.log import LogReader
 from ..trust.merkle import leaf_hash
 from .api import PROBLEM
+
+MAX_INDEX = 2**62  # leaf indexes and tree sizes are stored as signed 64-bit integers
 
 router = APIRouter(prefix="/api/v1/log", tags=["verifiable log"])
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such leaf, or nothing signed yet", **PROBLEM}}
@@ -49,8 +51,10 @@ async def checkpoint(request: Request) -> PlainTextResponse:
 @router.get("/proof/inclusion", responses={**_NOT_FOUND, **_BAD})
 async def inclusion(
     request: Request,
-    index: Annotated[int, Query(ge=0, description="Leaf index")],
-    size: Annotated[int | None, Query(ge=1, description="Tree size (default: the latest checkpoint's)")] = None,
+    index: Annotated[int, Query(ge=0, le=MAX_INDEX, description="Leaf index")],
+    size: Annotated[
+        int | None, Query(ge=1, le=MAX_INDEX, description="Tree size (default: the latest checkpoint's)")
+    ] = None,
 ) -> dict[str, Any]:
     """The audit path of leaf ``index`` in the tree of ``size`` leaves, leaf to root (RFC 9162 §2.1.3)."""
     n, leaf, proof, root = await asyncio.to_thread(_reader(request).inclusion, index, size)
@@ -60,8 +64,10 @@ async def inclusion(
 @router.get("/proof/consistency", responses={**_NOT_FOUND, **_BAD})
 async def consistency(
     request: Request,
-    from_: Annotated[int, Query(alias="from", ge=1, description="The older tree size")],
-    to: Annotated[int | None, Query(ge=1, description="The newer tree size (default: the latest checkpoint's)")] = None,
+    from_: Annotated[int, Query(alias="from", ge=1, le=MAX_INDEX, description="The older tree size")],
+    to: Annotated[
+        int | None, Query(ge=1, le=MAX_INDEX, description="The newer tree size (default: the latest checkpoint's)")
+    ] = None,
 ) -> dict[str, Any]:
     """The proof that the tree of ``from`` leaves is a prefix of the tree of ``to`` leaves (RFC 9162 §2.1.4)."""
     n, proof, root1, root2 = await asyncio.to_thread(_reader(request).consistency, from_, to)
@@ -69,10 +75,8 @@ async def consistency(
 
 
 @router.get("/leaves/{index}", responses=_NOT_FOUND)
-async def leaf(request: Request, index: int) -> dict[str, Any]:
+async def leaf(request: Request, index: Annotated[int, Path(ge=0, le=MAX_INDEX)]) -> dict[str, Any]:
     """The leaf at ``index``: its bytes, its hash and its decoded fields (metadata only, never content)."""
-    if index < 0:
-        raise InputError("index must be a non-negative integer", field="index")
     data = await asyncio.to_thread(_reader(request).leaf, index)
     return {"index": index, "leaf": data.hex(), "leaf_hash": leaf_hash(data).hex(), "record": describe_leaf(data)}
 
