@@ -10,6 +10,7 @@ this file too (as their __main__), so the replacement holds in every worker.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 from watchkeeper.pipeline import Batch, Context
@@ -19,7 +20,11 @@ def _pass_through(self: object, ctx: Context, batch: Batch) -> Batch:
     return batch
 
 
+# WATCHKEEPER_BENCH_PASS_THROUGH picks which content processors to stub (default both): "enrich" keeps redaction on.
+_STUB = set(os.environ.get("WATCHKEEPER_BENCH_PASS_THROUGH", "redact,enrich").split(","))
 for _module, _name in (("redact", "Redact"), ("enrich", "Enrich")):
+    if _module not in _STUB:
+        continue
     try:
         _cls = getattr(importlib.import_module(f"watchkeeper.pipeline.{_module}"), _name)
     except (ImportError, AttributeError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -142,7 +143,7 @@ def test_the_same_scan_finds_the_canary_when_encryption_is_off(tmp_path: Path) -
         assert c.encode() in raw_bytes(url)
 
 
-def test_each_subject_gets_its_own_data_key_with_session_and_trace_fallback(encrypted: TestClient, db_url: str) -> None:
+def test_each_subject_gets_its_own_data_key_with_session_and_day_fallback(encrypted: TestClient, db_url: str) -> None:
     ingest(
         encrypted,
         [
@@ -150,16 +151,14 @@ def test_each_subject_gets_its_own_data_key_with_session_and_trace_fallback(encr
             span_doc(2, 2, subject="alice", session="s2", text="b"),
             span_doc(3, 3, subject=None, session="s3", text="c"),
             span_doc(4, 4, subject=None, session=None, text="d"),
+            tool_doc(1, 5, 1, text="alice's tool call: her key, though the span names nobody"),
         ],
     )
     rt = encrypted.app.state.runtime  # type: ignore[attr-defined]
     with rt.engine.connect() as conn:
         rows = conn.execute(select(data_keys.c.scope, data_keys.c.scope_id, data_keys.c.kek_id)).all()
-    assert sorted((r.scope, r.scope_id) for r in rows) == [
-        ("session", "s3"),
-        ("subject", "alice"),
-        ("trace", f"{4:032x}"),
-    ]
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    assert sorted((r.scope, r.scope_id) for r in rows) == [("day", today), ("session", "s3"), ("subject", "alice")]
     assert {r.kek_id for r in rows} == {rt.keyring.kek.key_id}
 
 

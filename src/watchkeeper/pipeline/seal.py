@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 from ..content import record_aad
 from ..privacy.encryption import KeyRing, scope_of
+from ..records import Feedback, Span
 from ._batch import Batch, Context
 
 
@@ -14,8 +17,16 @@ class Seal:
         self.ring = ring
 
     def __call__(self, ctx: Context, batch: Batch) -> Batch:
-        span_scopes = [scope_of(s.subject_id, s.session_id, s.trace_id) for s in batch.spans]
-        fb_scopes = [scope_of(f.subject_id, f.session_id, f.trace_id) for f in batch.feedback]
+        # A trace belongs to the subject (or session) any of its records names: child spans such as tool calls
+        # seldom repeat the subject id, and erasing the subject must shred their content too.
+        owner: dict[str, tuple[str | None, str | None]] = {}
+        records: list[Span | Feedback] = [*batch.spans, *batch.feedback]
+        for r in records:
+            subj, sess = owner.get(r.trace_id, (None, None))
+            owner[r.trace_id] = (subj or r.subject_id, sess or r.session_id)
+        day = time.strftime("%Y-%m-%d", time.gmtime(ctx.received_ns / 1e9))
+        span_scopes = [scope_of(*owner[s.trace_id], day) for s in batch.spans]
+        fb_scopes = [scope_of(*owner[f.trace_id], day) for f in batch.feedback]
         wanted = [sc for sc, p in zip(span_scopes, batch.payloads, strict=True) if p] + [
             sc for sc, p in zip(fb_scopes, batch.feedback_payloads, strict=True) if p
         ]

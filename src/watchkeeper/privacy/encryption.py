@@ -26,12 +26,12 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Engine, and_, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from ..config import Settings
 from ..errors import ConfigError, ContentLocked
@@ -146,13 +146,13 @@ def _dek_aad(project_id: int, scope: str, key_id: bytes) -> bytes:
     return b"wk dek v1|%d|%s|" % (project_id, scope.encode()) + key_id
 
 
-def scope_of(subject_id: str | None, session_id: str | None, trace_id: str) -> tuple[str, str]:
-    """Whose key seals a record: its subject's, else its session's, else its trace's."""
+def scope_of(subject_id: str | None, session_id: str | None, day: str) -> tuple[str, str]:
+    """Whose key seals a record: its subject's, else its session's, else the day's (records of nobody in particular)."""
     if subject_id:
         return ("subject", subject_id)
     if session_id:
         return ("session", session_id)
-    return ("trace", trace_id)
+    return ("day", day)
 
 
 class KeyRing:
@@ -246,19 +246,27 @@ class KeyRing:
 
     def _load_live(self, project_id: int, scopes: set[tuple[str, str]]) -> dict[tuple[str, str], tuple[bytes, AESGCM]]:
         found: dict[tuple[str, str], tuple[bytes, AESGCM]] = {}
-        items = sorted(scopes)
-        for i in range(0, len(items), 200):
-            chunk = items[i : i + 200]
-            cond = or_(*(and_(data_keys.c.scope == s, data_keys.c.scope_id == v) for s, v in chunk))
-            with self.engine.connect() as conn:
-                rows = conn.execute(
-                    select(data_keys.c.scope, data_keys.c.scope_id, data_keys.c.key_id, data_keys.c.wrapped).where(
-                        data_keys.c.project_id == project_id, data_keys.c.destroyed_ns.is_(None), cond
-                    )
-                ).all()
-            for r in rows:
-                raw = self.kek.unwrap(r.wrapped, _dek_aad(project_id, r.scope, r.key_id))
-                found[(r.scope, r.scope_id)] = (r.key_id, AESGCM(raw))
+        by_scope: dict[str, list[str]] = {}
+        for scope, scope_id in scopes:
+            by_scope.setdefault(scope, []).append(scope_id)
+        cols = (data_keys.c.scope, data_keys.c.scope_id, data_keys.c.key_id, data_keys.c.wrapped)
+        with self.engine.connect() as conn:
+            for scope, ids in by_scope.items():
+                ids.sort()
+                for i in range(0, len(ids), 500):
+                    # one equality and an IN list: the partial index on live keys answers it (an OR of pairs
+                    # would scan the whole table, which grows with every subject)
+                    rows = conn.execute(
+                        select(*cols).where(
+                            data_keys.c.project_id == project_id,
+                            data_keys.c.scope == scope,
+                            data_keys.c.scope_id.in_(ids[i : i + 500]),
+                            data_keys.c.destroyed_ns.is_(None),
+                        )
+                    ).all()
+                    for r in rows:
+                        raw = self.kek.unwrap(r.wrapped, _dek_aad(project_id, r.scope, r.key_id))
+                        found[(r.scope, r.scope_id)] = (r.key_id, AESGCM(raw))
         return found
 
     def _create(self, project_id: int, scopes: set[tuple[str, str]]) -> None:
@@ -278,12 +286,13 @@ class KeyRing:
                     "created_ns": now_ns,
                 }
             )
-        for row in rows:  # one by one: another process may have made the same scope's key a moment ago
-            try:
-                with self.engine.begin() as conn:
-                    conn.execute(data_keys.insert(), row)
-            except IntegrityError:
-                pass  # the live key made by the other process is the one _load_live finds
+        table: Any = data_keys
+        dialect = self.engine.dialect.name
+        stmt = (postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)).on_conflict_do_nothing()
+        # One transaction for the lot; a scope whose live key another process made a moment ago is skipped here,
+        # and _load_live then finds that process's key.
+        with self.engine.begin() as conn:
+            conn.execute(stmt, rows)
 
     def seal(self, blob: bytes, key: tuple[bytes, AESGCM], aad: bytes) -> bytes:
         """The sealed form of a packed content blob."""

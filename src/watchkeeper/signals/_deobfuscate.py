@@ -11,9 +11,14 @@ import codecs
 import re
 import unicodedata
 
+from ._prefilter import Prefilter
+
 _B64 = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{24,}={0,2}(?![A-Za-z0-9+/=])")
 _HEX = re.compile(r"\b(?:[0-9a-fA-F]{2}[ :]?){16,}\b")
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\U000e0000-\U000e007f]")
+_LEET_HINT = re.compile(r"[a-z][013457@$][a-z]|[0134@$][a-z]{2}", re.IGNORECASE)
+# For the prefilter only: \w (with Unicode) covers every letter [a-z] matches under IGNORECASE, and more.
+_LEET_WIDE = re.compile(r"\w[013457@$]\w|[0134@$]\w\w")
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"})
 _COMMON = frozenset(
     "the be to of and a in that have i it for not on with he as you do at this but his by from they we say her she "
@@ -24,17 +29,45 @@ _COMMON = frozenset(
 )
 
 
-def _wordy(text: str) -> float:
-    words = re.findall(r"[a-z]+", text.lower())
+# rot13 maps each lowercase word to a lowercase word: a word of the rot13 text is common iff it is in this set.
+_COMMON_ROT13 = frozenset(codecs.decode(w, "rot13") for w in _COMMON)
+_WORD = re.compile(r"[a-z]+")
+# Deletes every ASCII character but letters and the space (what the rot13 check reads).
+_NOT_LETTERS = dict.fromkeys(c for c in range(128) if not (chr(c).isalpha() or c == 32))
+_STYLED = re.compile("[\uff01-\uff5e\U0001d400-\U0001d7ff]")
+
+
+def _share(words: list[str], common: frozenset[str]) -> float:
     if len(words) < 3:
         return 0.0
-    return sum(w in _COMMON for w in words) / len(words)
+    return sum(map(common.__contains__, words)) / len(words)
+
+
+def _wordy(text: str) -> float:
+    return _share(_WORD.findall(text.lower()), _COMMON)
+
+
+# Most texts hold no blob and no digit inside a word: one Hyperscan pass says so before the regexes run.
+# The base64 and hex triggers are the shortest runs those patterns need (cheaper to compile than the patterns).
+_HINTS = Prefilter(
+    [
+        ("base64", re.compile(r"[A-Za-z0-9+/]{24}")),
+        ("hex", re.compile(r"[0-9a-fA-F :]{32}")),
+        ("leetspeak", _LEET_WIDE),
+    ]
+)
+
+
+def warm_up() -> None:
+    """Compile the encoding prefilter now, so the first text is not slower than the rest."""
+    _HINTS.warm_up()
 
 
 def decoded_layers(text: str, max_blobs: int = 8) -> list[tuple[str, str]]:
     """Hidden readable text found in ``text``: ``(encoding, decoded)`` pairs, decoded text in plain form."""
     out: list[tuple[str, str]] = []
-    for m in list(_B64.finditer(text))[:max_blobs]:
+    may = _HINTS.candidates(text)
+    for m in list(_B64.finditer(text))[:max_blobs] if "base64" in may else ():
         blob = m.group(0)
         try:
             raw = base64.b64decode(blob + "=" * (-len(blob) % 4), validate=False)
@@ -43,19 +76,22 @@ def decoded_layers(text: str, max_blobs: int = 8) -> list[tuple[str, str]]:
             continue
         if sum(c.isprintable() or c in "\n\t" for c in s) >= 0.95 * len(s) and _wordy(s) >= 0.2:
             out.append(("base64", s))
-    for m in list(_HEX.finditer(text))[:max_blobs]:
+    for m in list(_HEX.finditer(text))[:max_blobs] if "hex" in may else ():
         try:
             s = bytes.fromhex(re.sub(r"[ :]", "", m.group(0))).decode("utf-8")
         except (ValueError, UnicodeDecodeError):
             continue
         if _wordy(s) >= 0.2:
             out.append(("hex", s))
-    letters = re.sub(r"[^A-Za-z ]", "", text[:4000])
+    head = text[:4000]
+    letters = head.translate(_NOT_LETTERS) if head.isascii() else re.sub(r"[^A-Za-z ]", "", head)
     if len(letters) >= 20:
-        rot = codecs.decode(letters, "rot13")
-        if _wordy(rot) >= 0.3 and _wordy(rot) > 2 * _wordy(letters) + 0.1:
-            out.append(("rot13", rot))
-    if re.search(r"[a-z][013457@$][a-z]|[0134@$][a-z]{2}", text[:4000], re.IGNORECASE):
+        # _wordy of the rot13 text, without decoding it: its words are the rot13 of these words.
+        words = letters.lower().split()  # only letters and spaces are left: the same words _WORD finds
+        w_rot = _share(words, _COMMON_ROT13)
+        if w_rot >= 0.3 and w_rot > 2 * _share(words, _COMMON) + 0.1:
+            out.append(("rot13", codecs.decode(letters, "rot13")))
+    if "leetspeak" in may and _LEET_HINT.search(text[:4000]):
         leet = text[:4000].translate(_LEET)
         if _wordy(leet) > _wordy(text[:4000]) + 0.05:
             out.append(("leetspeak", leet))
@@ -64,11 +100,13 @@ def decoded_layers(text: str, max_blobs: int = 8) -> list[tuple[str, str]]:
 
 def unicode_tricks(text: str) -> list[str]:
     """Which Unicode tricks ``text`` uses: invisible characters, tag characters, or full-width/styled letters."""
+    if text.isascii():  # invisible, tag and styled characters are all outside ASCII
+        return []
     found = []
     if _INVISIBLE.search(text):
         found.append("invisible_characters")
     sample = text[:4000]
-    styled = sum(1 for c in sample if "\uff01" <= c <= "\uff5e" or "\U0001d400" <= c <= "\U0001d7ff")
+    styled = len(_STYLED.findall(sample))
     if styled >= 8:
         found.append("styled_letters")
     return found
@@ -76,4 +114,6 @@ def unicode_tricks(text: str) -> list[str]:
 
 def normalise(text: str) -> str:
     """Text with invisible characters removed and compatibility forms folded (full-width → ASCII)."""
+    if text.isascii():  # ASCII is its own NFKC form and holds no invisible characters
+        return text
     return unicodedata.normalize("NFKC", _INVISIBLE.sub("", text))

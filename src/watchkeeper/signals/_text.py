@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import unicodedata
+import re
 from typing import Any
 
 from ..records import Span
@@ -10,13 +10,33 @@ from ..records import Span
 # Detectors read at most this much of a text: the head and the tail, where refusals and suffixes live.
 MAX_CHARS = 20_000
 
+# Control characters (Unicode category Cc is exactly U+0000–U+001F and U+007F–U+009F) other than line breaks and
+# tabs, and the replacement character: what a binary payload decoded as text is full of.
+_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd]")
+
+
+# The last texts checked and their answers: the signals of one span check the same input and output strings in
+# turn. Keyed by identity (the entry holds the string, so its id cannot be reused while it is remembered).
+_CHECKED: list[tuple[str, str | None]] = [("", "empty"), ("", "empty")]
+
 
 def check_text(text: str | None) -> str | None:
     """Why ``text`` cannot be judged (``"empty"``, ``"binary"``), or None when it can."""
-    if text is None or not text.strip():
+    if text is None:
+        return "empty"
+    for seen, answer in tuple(_CHECKED):
+        if seen is text:
+            return answer
+    answer = _check(text)
+    _CHECKED[1], _CHECKED[0] = _CHECKED[0], (text, answer)  # each entry stays a consistent pair under threads
+    return answer
+
+
+def _check(text: str) -> str | None:
+    if not text.strip():
         return "empty"
     sample = text[:2000]
-    bad = sum(1 for c in sample if c == "\ufffd" or (unicodedata.category(c) == "Cc" and c not in "\n\r\t"))
+    bad = len(_BAD.findall(sample))
     if bad > max(2, len(sample) // 10):
         return "binary"
     return None

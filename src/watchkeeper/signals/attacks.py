@@ -26,6 +26,7 @@ from functools import lru_cache
 
 from ._deobfuscate import decoded_layers, normalise, unicode_tricks
 from ._model import Label, unknown
+from ._prefilter import Prefilter
 from ._text import check_text, clip
 
 VERSION = "attacks-1"
@@ -152,6 +153,8 @@ _PREFIX = _rx(
 )
 _FAKE_CASED = re.compile(r"<\|(?:im_start|system|endoftext)\|>|\[(?:SYSTEM|INST|ADMIN)\]")
 _MANY_SHOT = re.compile(r"(?:^|\n|\s)(?:Q|A|User|Human|Assistant|AI|Question|Answer)\s*:", re.MULTILINE)
+# Every token _SUFFIX_TOKEN matches holds one of these; fewer hits than odd tokens needed means no suffix.
+_SUFFIX_HINT = re.compile(r"[\\\]\[(){}<>*!|~^`]|[a-z][A-Z][a-z]")
 _SUFFIX_TOKEN = re.compile(r"\S*[A-Za-z]\S*[\\\]\[(){}<>*!|~^`]\S*[A-Za-z]\S*|\S*[a-z][A-Z][a-z]\S*")
 
 _INDIRECT_ADDRESS = _rx(
@@ -194,8 +197,35 @@ WEIGHTS: dict[str, tuple[str, float]] = {
 }
 
 
+# Families whose wording is matched on lowercased text, by the pattern each one runs.
+_LOWER_CHECKS = (
+    ("instruction_override", _OVERRIDE),
+    ("system_prompt_extraction", _EXTRACTION),
+    ("persona", _PERSONA),
+    ("refusal_suppression", _REFUSAL_SUPPRESSION),
+    ("prefix_injection", _PREFIX),
+    ("payload_splitting", _PAYLOAD_SPLIT),
+    ("fake_system", _FAKE_SYSTEM),
+)
+# One Hyperscan pass per text decides which patterns can match at all (compiled on first use).
+_LOWER_PREFILTER = Prefilter(
+    [*((rx.pattern, rx) for _, rx in _LOWER_CHECKS), *((rx.pattern, rx) for rx in (_INDIRECT_ADDRESS, _HIDDEN, _EXFIL))]
+)
+_CASED_PREFILTER = Prefilter(
+    [("cased", _CASED), ("fake_cased", _FAKE_CASED), ("many_shot", _MANY_SHOT), ("suffix", _SUFFIX_HINT)]
+)
+
+
+def warm_up() -> None:
+    """Compile the pattern prefilters now, so the first span is not slower than the rest."""
+    _LOWER_PREFILTER.warm_up()
+    _CASED_PREFILTER.warm_up()
+
+
 def _adversarial_suffix(text: str) -> bool:
     tail = text[-300:]
+    if len(_SUFFIX_HINT.findall(tail)) < 4:
+        return False
     words = tail.split()
     if len(words) < 8:
         return False
@@ -224,29 +254,22 @@ def _families(text: str, system: str | None) -> frozenset[str]:
     tricks = unicode_tricks(text[:4000])
     if layers or tricks:
         found.add("obfuscation")
-    if _CASED.search(t):
+    cased = _CASED_PREFILTER.candidates(t)
+    if "cased" in cased and _CASED.search(t):
         found.add("persona")
-    if _FAKE_CASED.search(t):
+    if "fake_cased" in cased and _FAKE_CASED.search(t):
         found.add("fake_system")
     texts = [t.lower()] + [s.lower() for _, s in layers]
     for s in texts:
-        if _OVERRIDE.search(s):
-            found.add("instruction_override")
-        if _EXTRACTION.search(s):
-            found.add("system_prompt_extraction")
-        if _PERSONA.search(s):
-            found.add("persona")
-        if _REFUSAL_SUPPRESSION.search(s):
-            found.add("refusal_suppression")
-        if _PREFIX.search(s):
-            found.add("prefix_injection")
-        if _PAYLOAD_SPLIT.search(s):
-            found.add("payload_splitting")
-        if _FAKE_SYSTEM.search(s):
-            found.add("fake_system")
-    if len(_MANY_SHOT.findall(t)) >= 6:
+        may = _LOWER_PREFILTER.candidates(s)
+        if not may:
+            continue
+        for family, rx in _LOWER_CHECKS:
+            if family not in found and rx.pattern in may and rx.search(s):
+                found.add(family)
+    if "many_shot" in cased and len(_MANY_SHOT.findall(t)) >= 6:
         found.add("many_shot")
-    if _adversarial_suffix(t):
+    if "suffix" in cased and _adversarial_suffix(t):
         found.add("adversarial_suffix")
     if _repeated_token(t):
         found.add("repeated_token")
@@ -323,16 +346,21 @@ def classify_indirect(text: str | None) -> Label:
         return unknown(VERSION, f"result is {problem}")
     t = normalise(clip(text))
     low = t.lower()
+    may = _LOWER_PREFILTER.candidates(low)
+
+    def hit(rx: re.Pattern[str]) -> bool:
+        return rx.pattern in may and rx.search(low) is not None
+
     fams: list[str] = []
-    if _OVERRIDE.search(low):
+    if hit(_OVERRIDE):
         fams.append("instruction_override")
-    if _INDIRECT_ADDRESS.search(low):
+    if hit(_INDIRECT_ADDRESS):
         fams.append("addressed_to_ai")
-    if _HIDDEN.search(low) or unicode_tricks(text[:4000]):
+    if hit(_HIDDEN) or unicode_tricks(text[:4000]):
         fams.append("hidden_instruction")
-    if _EXFIL.search(low):
+    if hit(_EXFIL):
         fams.append("exfiltration")
-    if _PERSONA.search(low) or _FAKE_SYSTEM.search(low) or _CASED.search(t):
+    if hit(_PERSONA) or hit(_FAKE_SYSTEM) or ("cased" in _CASED_PREFILTER.candidates(t) and _CASED.search(t)):
         fams.append("persona_or_fake_system")
     weights = {"instruction_override": 0.7, "addressed_to_ai": 0.55, "hidden_instruction": 0.4, "exfiltration": 0.5,
                "persona_or_fake_system": 0.3}  # fmt: skip

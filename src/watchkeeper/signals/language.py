@@ -67,9 +67,31 @@ def _script_of(c: str) -> str | None:
     return name.split(" ", 1)[0]
 
 
+_SCRIPT_CACHE: dict[str, str | None] = {}
+_ASCII_LETTERS = dict.fromkeys(c for c in range(128) if chr(c).isalpha())
+
+
 def script_counts(text: str, limit: int = 2000) -> Counter[str]:
     """Letters of each script in the first ``limit`` characters, by Unicode script name (``LATIN``, ``CJK``, …)."""
-    return Counter(s for c in text[:limit] if (s := _script_of(c)) is not None)
+    sample = text[:limit]
+    out: Counter[str] = Counter()
+    if sample.isascii():  # the common case: every ASCII letter is Latin, and nothing else in ASCII is a letter
+        n = len(sample) - len(sample.translate(_ASCII_LETTERS))
+        if n:
+            out["LATIN"] = n
+        return out
+    # Count characters first (in C), then name each distinct character's script once: a text has few of them.
+    cache = _SCRIPT_CACHE
+    for c, n in Counter(sample).items():
+        try:
+            s = cache[c]
+        except KeyError:
+            s = _script_of(c)
+            if len(cache) < 65_536:  # bounded: one entry per distinct character ever seen
+                cache[c] = s
+        if s is not None:
+            out[s] += n
+    return out
 
 
 def classify_script(text: str | None) -> Label:
@@ -98,9 +120,81 @@ def _identifier() -> Any:
         from py3langid.langid import MODEL_FILE, LanguageIdentifier  # type: ignore[import-untyped]  # no stubs
     except ImportError:
         return None
-    ident = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    ident = _memoised(LanguageIdentifier).from_model_file(MODEL_FILE, norm_probs=True)
     ident.set_languages([lang for lang in LANGUAGES if lang in ident.nb_classes])
     return ident
+
+
+# The remembered walks stay small: at most this many, each over a word of at most this many bytes (longer words,
+# rare in text and common in junk, are walked every time).
+_MEMO_ENTRIES = 100_000
+_MEMO_PIECE = 32
+
+
+def _memoised(base: Any) -> Any:
+    """``base`` (py3langid's identifier class) with its byte-by-byte automaton walk remembered per word.
+
+    py3langid counts its n-gram features by walking an automaton over the text's bytes in Python. Words repeat, so
+    the walk over ``word + b" "`` from a given state (its end state and the features it emits) is remembered; the
+    counts are exactly those of the plain walk. ``base`` itself when the installed version's internals differ.
+    """
+    needed = ("tk_nextmove", "tk_output", "_rowbase", "_sparse_score", "_raw_score", "nb_classes", "nb_ptc")
+    if not all(a in dir(base) or a in getattr(base, "__slots__", ()) for a in needed):
+        return base
+    import numpy as np
+
+    class Memoised(base):  # type: ignore[misc]  # py3langid has no stubs
+        _memo: dict[tuple[int, bytes], tuple[int, tuple[int, ...]]]
+        _table: Any
+
+        def set_languages(self, langs: Any = None) -> None:
+            super().set_languages(langs)
+            # The scores are float32 sums of float16 table rows; gathering rows from a C-ordered float32 copy
+            # is several times faster and gives the same numbers.
+            self._table = np.ascontiguousarray(self.nb_ptc, dtype=np.float32)
+
+        def _walk(self, state: int, piece: bytes) -> tuple[int, tuple[int, ...]]:
+            nm, rowbase, out = self.tk_nextmove, self._rowbase, self.tk_output
+            feats = []
+            for letter in piece:
+                state = int(nm[rowbase[state] + letter])
+                f = int(out[state])
+                if f >= 0:
+                    feats.append(f)
+            return state, tuple(feats)
+
+        def _raw_score(self, text: bytes) -> Any:
+            memo = self.__dict__.get("_memo")
+            if memo is None or len(memo) > _MEMO_ENTRIES:  # a long-running server sees an open vocabulary
+                memo = self.__dict__["_memo"] = {}
+            get = memo.get
+            state = 0
+            found: list[int] = []
+            extend = found.extend
+            pieces = text.split(b" ")
+            tail = pieces.pop()
+            for w in pieces:  # each piece is followed by a space
+                key = (state, w)
+                hit = get(key)
+                if hit is None:
+                    hit = self._walk(state, w + b" ")
+                    if len(w) <= _MEMO_PIECE:
+                        memo[key] = hit
+                state, feats = hit
+                extend(feats)
+            key = (-1 - state, tail)  # the last piece, with no space after it
+            hit = get(key)
+            if hit is None:
+                hit = self._walk(state, tail)
+                if len(tail) <= _MEMO_PIECE:
+                    memo[key] = hit
+            extend(hit[1])
+            if found:
+                table = self.__dict__.get("_table")
+                return self._sparse_score(Counter(found), self.nb_ptc if table is None else table)
+            return super()._raw_score(b"")  # no features: the model's own answer for an empty text
+
+    return Memoised
 
 
 def model_available() -> bool:
