@@ -102,6 +102,7 @@ def test_series_gives_the_slice_and_the_rest_per_bucket(client: TestClient) -> N
             "dimension": "region",
             "value": "eu",
             "from": str(NOW - 180 * MIN),
+            "to": str(NOW + MIN),
             "bucket": "15m",
         },
     )
