@@ -79,7 +79,7 @@ def test_recognisers_load_from_the_entry_point_group(monkeypatch: pytest.MonkeyP
         def load(self) -> type[TicketIds]:
             return TicketIds
 
-    monkeypatch.setattr("watchkeeper.privacy._model.entry_points", lambda group: [EP()] if group else [])
+    monkeypatch.setattr("watchkeeper._registry.entry_points", lambda group: [EP()] if group else [])
     reg = Registry()
     assert reg.load_entry_points() == ["ticket_ids"]
     assert reg.names() == ["ticket_ids"]

@@ -7,9 +7,10 @@ group ``watchkeeper.recognisers`` (each entry point names a recogniser object or
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from importlib.metadata import entry_points
+from collections.abc import Iterable
 from typing import NamedTuple, Protocol, runtime_checkable
+
+from .._registry import PluginRegistry
 
 ENTRY_POINT_GROUP = "watchkeeper.recognisers"
 
@@ -93,47 +94,13 @@ class Recogniser(Protocol):
     def find(self, text: str) -> Iterable[Finding]: ...
 
 
-class Registry:
-    """Recognisers keyed by name, in registration order."""
+class Registry(PluginRegistry[Recogniser]):
+    """Recognisers keyed by name, in registration order (entry-point group ``watchkeeper.recognisers``)."""
 
-    def __init__(self, recognisers: Iterable[Recogniser] = ()) -> None:
-        self._by_name: dict[str, Recogniser] = {}
-        for r in recognisers:
-            self.register(r)
-
-    def register(self, recogniser: Recogniser, *, replace: bool = False) -> Recogniser:
-        """Add a recogniser; a name already taken is an error unless ``replace``."""
-        if not isinstance(recogniser, Recogniser):
-            raise TypeError("a recogniser needs a name, entity_types and a find(text) method")
-        if recogniser.name in self._by_name and not replace:
-            raise ValueError(f"a recogniser named {recogniser.name!r} is already registered")
-        self._by_name[recogniser.name] = recogniser
-        return recogniser
-
-    def unregister(self, name: str) -> None:
-        del self._by_name[name]
-
-    def get(self, name: str) -> Recogniser:
-        return self._by_name[name]
-
-    def names(self) -> list[str]:
-        return list(self._by_name)
+    protocol = Recogniser
+    needs = "a recogniser needs a name, entity_types and a find(text) method"
+    kind = "recogniser"
+    group = ENTRY_POINT_GROUP
 
     def entity_types(self) -> set[str]:
         return {t for r in self._by_name.values() for t in r.entity_types}
-
-    def __iter__(self) -> Iterator[Recogniser]:
-        return iter(list(self._by_name.values()))
-
-    def __len__(self) -> int:
-        return len(self._by_name)
-
-    def load_entry_points(self, group: str = ENTRY_POINT_GROUP) -> list[str]:
-        """Register the recognisers installed packages declare in ``group``; the names added."""
-        added = []
-        for ep in entry_points(group=group):
-            obj = ep.load()
-            rec = obj if isinstance(obj, Recogniser) else obj()
-            self.register(rec)
-            added.append(rec.name)
-        return added

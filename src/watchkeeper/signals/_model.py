@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from typing import Any, Protocol, runtime_checkable
 
+from .._registry import PluginRegistry
 from ..records import Span
 
 ENTRY_POINT_GROUP = "watchkeeper.signals"
@@ -54,48 +53,14 @@ class Signal(Protocol):
     def label(self, span: Span) -> Label: ...
 
 
-class Registry:
-    """Signals keyed by name, in registration order."""
+class Registry(PluginRegistry[Signal]):
+    """Signals keyed by name, in registration order (entry-point group ``watchkeeper.signals``)."""
 
-    def __init__(self, signals: Iterable[Signal] = ()) -> None:
-        self._by_name: dict[str, Signal] = {}
-        for s in signals:
-            self.register(s)
-
-    def register(self, signal: Signal, *, replace: bool = False) -> Signal:
-        """Add a signal; a name already taken is an error unless ``replace``."""
-        if not isinstance(signal, Signal):
-            raise TypeError("a signal needs a name, a version, applies_to(span) and label(span)")
-        if signal.name in self._by_name and not replace:
-            raise ValueError(f"a signal named {signal.name!r} is already registered")
-        self._by_name[signal.name] = signal
-        return signal
-
-    def unregister(self, name: str) -> None:
-        del self._by_name[name]
-
-    def get(self, name: str) -> Signal:
-        return self._by_name[name]
-
-    def names(self) -> list[str]:
-        return list(self._by_name)
+    protocol = Signal
+    needs = "a signal needs a name, a version, applies_to(span) and label(span)"
+    kind = "signal"
+    group = ENTRY_POINT_GROUP
 
     def versions(self) -> dict[str, str]:
         """Each signal's current version, by name (what backfill compares stored labels against)."""
         return {n: s.version for n, s in self._by_name.items()}
-
-    def __iter__(self) -> Iterator[Signal]:
-        return iter(list(self._by_name.values()))
-
-    def __len__(self) -> int:
-        return len(self._by_name)
-
-    def load_entry_points(self, group: str = ENTRY_POINT_GROUP) -> list[str]:
-        """Register the signals installed packages declare in ``group``; the names added."""
-        added = []
-        for ep in entry_points(group=group):
-            obj = ep.load()
-            sig = obj if isinstance(obj, Signal) else obj()
-            self.register(sig)
-            added.append(sig.name)
-        return added
