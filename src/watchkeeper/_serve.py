@@ -26,6 +26,10 @@ from .config import Settings
 # in reference cycles, and a batch lives for one request. With these, collection costs nothing measurable on the
 # ingest benchmark (the same CPU per span as with the collector off).
 GC_THRESHOLDS = (20_000, 50, 100)
+# On SIGTERM, requests still running get this long to finish; a request cut short was never acknowledged (the
+# answer comes only after its commit), so its client retries it. Without a bound, a backlog left by clients that
+# went away keeps a stopping server busy for as long as the backlog lasts.
+SHUTDOWN_GRACE_S = 30
 
 
 def tune_gc() -> None:
@@ -75,7 +79,9 @@ def _worker_main(settings: Settings, schema_ready: Any, leader: bool, parent: in
             sys.exit(3)  # the parent is gone
     threading.Thread(target=_stop_with_parent, args=(parent,), daemon=True, name="watchkeeper-parent-watch").start()
     sock = _listen_socket(settings.host, settings.port, listen=True)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+    config = uvicorn.Config(
+        app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=SHUTDOWN_GRACE_S
+    )
     server = uvicorn.Server(config)
     if leader:
 

@@ -93,10 +93,18 @@ def _run_server(s: Settings, *, demo: bool = False, on_ready: Any = None) -> Non
     except WatchkeeperError as e:
         raise click.ClickException(str(e)) from None
     app.state.demo = demo
-    from ._serve import tune_gc
+    from ._serve import SHUTDOWN_GRACE_S, tune_gc
 
     tune_gc()
-    config = uvicorn.Config(app, host=s.host, port=s.port, log_level="warning", access_log=False, lifespan="on")
+    config = uvicorn.Config(
+        app,
+        host=s.host,
+        port=s.port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
+    )
     server = uvicorn.Server(config)
     if on_ready is not None:
 

@@ -68,7 +68,7 @@ class Runtime:
     def stop(self) -> None:
         self.ready = False
         if self._pool is not None:
-            self._pool.shutdown(wait=True)
+            self._pool.shutdown(wait=True, cancel_futures=True)  # queued bodies were never acknowledged
             self._pool = None
         self.writer.stop()
         self.engine.dispose()
