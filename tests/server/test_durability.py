@@ -11,6 +11,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -76,8 +77,11 @@ def post(port: int, body: dict[str, Any]) -> int:
         return e.code
 
 
-def load_until_killed(port: int, proc: subprocess.Popen[bytes]) -> list[str]:
-    """Send batches from 4 threads; SIGKILL the server once 40 batches are acknowledged. Returns acked trace ids."""
+def load_until_killed(port: int, proc: subprocess.Popen[bytes], kill: Callable[[], None] | None = None) -> list[str]:
+    """Send batches from 4 threads; SIGKILL the server once 40 batches are acknowledged. Returns acked trace ids.
+
+    ``kill`` replaces the SIGKILL of ``proc`` (e.g. to kill a whole process group of workers).
+    """
     acked: list[str] = []
     lock = threading.Lock()
     enough = threading.Event()
@@ -100,9 +104,11 @@ def load_until_killed(port: int, proc: subprocess.Popen[bytes]) -> list[str]:
     threads = [threading.Thread(target=sender, args=(k,), daemon=True) for k in range(4)]
     for t in threads:
         t.start()
-    assert enough.wait(120), "the server acknowledged too little before the kill"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(30)
+    try:
+        assert enough.wait(120), "the server acknowledged too little before the kill"
+    finally:
+        (kill or (lambda: proc.send_signal(signal.SIGKILL)))()
+        proc.wait(30)
     for t in threads:
         t.join(60)
     with lock:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.server.test_durability import batch, check_all_present, post
+from tests.server.test_durability import batch, check_all_present, load_until_killed, post
 from watchkeeper.testing import free_port
 
 pytestmark = pytest.mark.slow
@@ -92,35 +92,7 @@ def test_acknowledged_spans_survive_killing_every_worker_at_once(tmp_path: Path)
     port = free_port()
     data = tmp_path / "data"
     proc = start_workers(data, port, tmp_path / "server.log")
-    acked: list[str] = []
-    lock = threading.Lock()
-    enough = threading.Event()
-
-    def sender(k: int) -> None:
-        n = 0
-        while True:
-            body = batch(k, n, 50)
-            try:
-                status = post(port, body)
-            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
-                return  # the server is gone: this request was never acknowledged
-            if status == 200:
-                with lock:
-                    acked.append(body["spans"][0]["trace_id"])
-                    if len(acked) >= 40:
-                        enough.set()
-            n += 1
-
-    threads = [threading.Thread(target=sender, args=(k,), daemon=True) for k in range(4)]
-    for t in threads:
-        t.start()
-    try:
-        assert enough.wait(120), "the server acknowledged too little before the kill"
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(30)
-    for t in threads:
-        t.join(60)
+    acked = load_until_killed(port, proc, kill=lambda: os.killpg(proc.pid, signal.SIGKILL))
     proc = start_workers(data, port, tmp_path / "server.log")
     try:
         check_all_present(port, list(acked))
