@@ -7,8 +7,6 @@ tests/conftest.py). Screenshots land in test-artifacts/ for a person to look at.
 from __future__ import annotations
 
 import json
-import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -17,11 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
-from watchkeeper.config import Settings
-from watchkeeper.server import create_app
-from watchkeeper.testing import free_port
+from watchkeeper.testing import running_server
 
 from .test_pages import (
     BILLING,
@@ -63,36 +58,14 @@ class Server:
             return json.loads(r.read())
 
 
-def _ready(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url + "/readyz", timeout=2) as r:
-            return bool(r.status == 200)
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
-        return False
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A real server (uvicorn, 127.0.0.1, a free port) holding the fixture traces."""
-    port = free_port()
-    app = create_app(Settings(data_dir=str(tmp_path_factory.mktemp("browser")), host="127.0.0.1", port=port))
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=uv.run, daemon=True, name="pages-browser-server")
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while not _ready(url):
-        if not thread.is_alive() or time.monotonic() > deadline:
-            uv.should_exit = True
-            pytest.fail("the server did not answer /readyz with 200 within 30 s")
-        time.sleep(0.05)
-    srv = Server(url)
-    srv.post("/api/v1/ingest", {"spans": support_trace() + billing_trace() + hostile_trace(), "feedback": feedback()})
-    try:
+    with running_server(tmp_path_factory.mktemp("browser")) as handle:
+        srv = Server(handle.url)
+        body = {"spans": support_trace() + billing_trace() + hostile_trace(), "feedback": feedback()}
+        srv.post("/api/v1/ingest", body)
         yield srv
-    finally:
-        uv.should_exit = True
-        thread.join(30)
 
 
 @pytest.fixture(scope="module")

@@ -7,21 +7,17 @@ test-artifacts/.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-import uvicorn
 
-from watchkeeper.config import Settings
 from watchkeeper.demo import DegradedWindow, Simulator, backfill
-from watchkeeper.server import create_app
-from watchkeeper.testing import free_port
+from watchkeeper.testing import running_server
 
-from .test_pages_browser import ARTIFACTS, Server, _ready, browser, page  # noqa: F401 - fixtures
+from .test_pages_browser import ARTIFACTS, Server, browser, page  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.browser
 
@@ -37,34 +33,19 @@ def fault_end(now_ns: int, w: DegradedWindow) -> int:
 @pytest.fixture(scope="module")
 def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, int]]:
     """A real server holding 2 hours of demo traffic (30 traces a minute) that end with a degraded window."""
-    port = free_port()
-    app = create_app(Settings(data_dir=str(tmp_path_factory.mktemp("slices")), host="127.0.0.1", port=port))
-    app.state.demo = True
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=uv.run, daemon=True, name="slices-browser-server")
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while not _ready(url):
-        if not thread.is_alive() or time.monotonic() > deadline:
-            uv.should_exit = True
-            pytest.fail("the server did not answer /readyz with 200 within 30 s")
-        time.sleep(0.05)
-    end = fault_end(time.time_ns(), DegradedWindow())
-    rt = app.state.runtime
-    batch: tuple[list[Any], list[Any]] = ([], [])
-    for spans, fb in backfill(Simulator(seed=3, base_rate_per_min=30), 2, end):
-        batch[0].extend(spans)
-        batch[1].extend(fb)
-        if len(batch[0]) >= 2000:
-            rt.ingest_sync(*batch, "demo")
-            batch = ([], [])
-    rt.ingest_sync(*batch, "demo")
-    try:
-        yield Server(url), end
-    finally:
-        uv.should_exit = True
-        thread.join(30)
+    with running_server(tmp_path_factory.mktemp("slices")) as handle:
+        handle.app.state.demo = True  # the pages read it per request: the synthetic-data banner shows
+        end = fault_end(time.time_ns(), DegradedWindow())
+        rt = handle.app.state.runtime
+        batch: tuple[list[Any], list[Any]] = ([], [])
+        for spans, fb in backfill(Simulator(seed=3, base_rate_per_min=30), 2, end):
+            batch[0].extend(spans)
+            batch[1].extend(fb)
+            if len(batch[0]) >= 2000:
+                rt.ingest_sync(*batch, "demo")
+                batch = ([], [])
+        rt.ingest_sync(*batch, "demo")
+        yield Server(handle.url), end
 
 
 def test_the_demo_fault_is_the_top_change_and_opens_to_a_chart_and_examples(
