@@ -132,3 +132,9 @@ def test_a_bad_config_file_is_a_clear_error(tmp_path: Path) -> None:
     r = CliRunner().invoke(main, ["migrate", "--config", str(cfg)])
     assert r.exit_code != 0
     assert "port must be an integer" in r.output
+
+
+def test_config_never_prints_a_secret_setting(tmp_path: Path) -> None:
+    r = CliRunner().invoke(main, ["config"], env={"WATCHKEEPER_ENCRYPTION_KEY": "c2VjcmV0LWtleS1tYXRlcmlhbA=="})
+    assert r.exit_code == 0, r.output
+    assert "c2VjcmV0LWtleS1tYXRlcmlhbA" not in r.output and "encryption_key = (set, hidden)" in r.output
