@@ -40,7 +40,7 @@ def _span(span_id: str, **kw: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(data_dir=str(tmp_path)))) as c:
+    with TestClient(create_app(Settings(auth=False, data_dir=str(tmp_path)))) as c:
         yield c
 
 

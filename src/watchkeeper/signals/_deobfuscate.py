@@ -1,4 +1,5 @@
-"""Undoing the encodings attackers hide instructions in: base64, hex, rot13, leetspeak and Unicode tricks."""
+"""Undoing the encodings attackers hide instructions in: base64, hex, rot13 and other Caesar shifts, words written
+backwards, Morse code, 8-bit binary, leetspeak and Unicode tricks."""
 
 # Word and code lists stay as one split string; pattern lists stay one alternative group per line.
 # ruff: noqa: SIM905
@@ -16,6 +17,12 @@ from ._prefilter import Prefilter
 _B64 = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{24,}={0,2}(?![A-Za-z0-9+/=])")
 _HEX = re.compile(r"\b(?:[0-9a-fA-F]{2}[ :]?){16,}\b")
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\U000e0000-\U000e007f]")
+# The invisible characters that count as a trick. Joiners and direction marks (U+200C–U+200F) are ordinary inside
+# Persian, Indic and Hebrew words and emoji sequences, so they count only between two Latin letters; a byte-order
+# mark counts only after the start.
+_HIDING = re.compile(
+    "[\u200b\u202a-\u202e\u2060-\u2064\U000e0000-\U000e007f]|(?<!^)\ufeff|[A-Za-z][\u200c-\u200f]+[A-Za-z]"
+)
 _LEET_HINT = re.compile(r"[a-z][013457@$][a-z]|[0134@$][a-z]{2}", re.IGNORECASE)
 # For the prefilter only: \w (with Unicode) covers every letter [a-z] matches under IGNORECASE, and more.
 _LEET_WIDE = re.compile(r"\w[013457@$]\w|[0134@$]\w\w")
@@ -31,6 +38,29 @@ _COMMON = frozenset(
 
 # rot13 maps each lowercase word to a lowercase word: a word of the rot13 text is common iff it is in this set.
 _COMMON_ROT13 = frozenset(codecs.decode(w, "rot13") for w in _COMMON)
+_LOWER = "abcdefghijklmnopqrstuvwxyz"
+
+
+def _shift_table(k: int) -> dict[int, int]:
+    return str.maketrans(_LOWER + _LOWER.upper(), _LOWER[k:] + _LOWER[:k] + (_LOWER[k:] + _LOWER[:k]).upper())
+
+
+# Every other Caesar shift the same way: the words of a text shifted by k are common iff they are in _SHIFTED[k]
+# (shifting a common word back by k). Read on the first words only: a shifted text shows itself at once.
+_SHIFTS = tuple(k for k in range(1, 26) if k != 13)
+_SHIFTED = {k: frozenset(w.translate(_shift_table(26 - k)) for w in _COMMON) for k in _SHIFTS}
+_ANY_SHIFTED = frozenset().union(*_SHIFTED.values())  # one intersection rules most texts out
+_REVERSED = frozenset(w[::-1] for w in _COMMON)
+_CAESAR_WORDS = 120
+_MORSE = {
+    ".-": "a", "-...": "b", "-.-.": "c", "-..": "d", ".": "e", "..-.": "f", "--.": "g", "....": "h", "..": "i",
+    ".---": "j", "-.-": "k", ".-..": "l", "--": "m", "-.": "n", "---": "o", ".--.": "p", "--.-": "q", ".-.": "r",
+    "...": "s", "-": "t", "..-": "u", "...-": "v", ".--": "w", "-..-": "x", "-.--": "y", "--..": "z",
+    "-----": "0", ".----": "1", "..---": "2", "...--": "3", "....-": "4", ".....": "5", "-....": "6",
+    "--...": "7", "---..": "8", "----.": "9",
+}  # fmt: skip
+_BINARY = re.compile(r"(?<![01])(?:[01]{8}\s+){7,}[01]{8}(?![01])")
+_MORSE_RUN = re.compile(r"(?:[.\-]{1,6}[ /|]+){7,}[.\-]{1,6}")
 _WORD = re.compile(r"[a-z]+")
 # Deletes every ASCII character but letters and the space (what the rot13 check reads).
 _NOT_LETTERS = dict.fromkeys(c for c in range(128) if not (chr(c).isalpha() or c == 32))
@@ -54,6 +84,8 @@ _HINTS = Prefilter(
         ("base64", re.compile(r"[A-Za-z0-9+/]{24}")),
         ("hex", re.compile(r"[0-9a-fA-F :]{32}")),
         ("leetspeak", _LEET_WIDE),
+        ("morse", re.compile(r"[.\-]{1,6} [.\-]{1,6} [.\-]{1,6}")),
+        ("binary", re.compile(r"[01]{8} [01]{8} [01]{8} [01]{8}")),
     ]
 )
 
@@ -91,10 +123,40 @@ def decoded_layers(text: str, max_blobs: int = 8) -> list[tuple[str, str]]:
         w_rot = _share(words, _COMMON_ROT13)
         if w_rot >= 0.3 and w_rot > 2 * _share(words, _COMMON) + 0.1:
             out.append(("rot13", codecs.decode(letters, "rot13")))
+        else:
+            # The distinct words of the head that are not English as they stand (a carrier sentence may be): try
+            # the other shifts on them, then reading them backwards. Only words of three letters or more count:
+            # one- and two-letter words match some shift (or themselves) too easily.
+            odd = {w for w in set(words[:_CAESAR_WORDS]) - _COMMON if len(w) >= 3}
+            need = 0.35 * len(odd)
+            shifted = False
+            if len(odd) >= 8 and len(odd & _ANY_SHIFTED) >= need:
+                for k in _SHIFTS:  # the first shift, in order, under which enough of them are common words
+                    if len(odd & _SHIFTED[k]) >= need:
+                        out.append(("caesar", letters.translate(_shift_table(k))))
+                        shifted = True
+                        break
+            if len(odd) >= 8 and not shifted and len(odd & _REVERSED) >= need:
+                out.append(("reversed", " ".join(w[::-1] for w in reversed(letters.split()))))
     if "leetspeak" in may and _LEET_HINT.search(text[:4000]):
         leet = text[:4000].translate(_LEET)
         if _wordy(leet) > _wordy(text[:4000]) + 0.05:
             out.append(("leetspeak", leet))
+    if "binary" in may:
+        for m in list(_BINARY.finditer(text[:4000]))[:max_blobs]:
+            try:
+                s = bytes(int(b, 2) for b in m.group(0).split()).decode("utf-8")
+            except (ValueError, UnicodeDecodeError):
+                continue
+            if _wordy(s) >= 0.2:
+                out.append(("binary", s))
+    if "morse" in may:
+        for m in list(_MORSE_RUN.finditer(text[:4000]))[:max_blobs]:
+            decoded = " ".join(
+                "".join(_MORSE.get(c, "") for c in word.split()) for word in re.split(r"\s*[/|]\s*", m.group(0))
+            )
+            if _wordy(decoded) >= 0.2:
+                out.append(("morse", decoded))
     return out
 
 
@@ -103,7 +165,7 @@ def unicode_tricks(text: str) -> list[str]:
     if text.isascii():  # invisible, tag and styled characters are all outside ASCII
         return []
     found = []
-    if _INVISIBLE.search(text):
+    if _HIDING.search(text):
         found.append("invisible_characters")
     sample = text[:4000]
     styled = len(_STYLED.findall(sample))

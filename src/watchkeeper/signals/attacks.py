@@ -24,12 +24,13 @@ import re
 from collections import Counter
 from functools import lru_cache
 
+from . import _lexicon, _linear
 from ._deobfuscate import decoded_layers, normalise, unicode_tricks
 from ._model import Label, unknown
 from ._prefilter import Prefilter
 from ._text import check_text, clip
 
-VERSION = "attacks-1"
+VERSION = "attacks-2"
 THRESHOLD = 0.5
 
 
@@ -51,12 +52,17 @@ _RULES = (
 _OVERRIDE = _rx(
     rf"\b(?:ignore|disregard|forget|override|bypass|skip|abandon|drop|discard|neglect|set aside|pay no attention to)"
     rf"\s+{_PRIOR}\s*{_RULES}",
-    r"\b(?:ignore|disregard|forget) (?:everything|all|what) (?:you(?:'ve| have)? (?:been|were) told|(?:i|we) (?:said|told)"
+    # (Not "ignore what I said": users take back their own words.)
+    r"\b(?:ignore|disregard|forget) (?:everything|all|what) (?:you(?:'ve| have)? (?:been|were) told"
     r"|above|before|that came before)",
+    r"\b(?:ignore|disregard) (?:the |this |that |all |any |your )?(?:\w+ ){0,2}and (?:instead )?(?:state|say|claim|declare|output|print|respond with|reply with|write that)\b",
     r"\bignore the above\b",
     r"\b(?:new|updated|revised|real) (?:instructions?|rules|task|directives?)\s*[:\-]",
     r"\byour (?:new|real|true) (?:instructions?|task|purpose|goal) (?:is|are)\b",
     r"\bfrom now on,? (?:you|ignore|only|always|do not|don't)\b",
+    r"\b(?:stop|quit|cease) (?:following|obeying|adhering to) (?:your |the |all |any |these |those |of )*(?:\w+ )?(?:rules|guidelines|instructions|policies|restrictions|programming)",
+    r"\b(?:disable|turn off|deactivate|switch off|remove|lift) (?:all |any )?(?:your|its) (?:\w+ )?(?:rules|filters?|guidelines|restrictions|guardrails|safeguards|protocols|limitations)\b",
+    r"\b(?:disable|turn off|deactivate|switch off|remove|bypass|lift) (?:all |any |the )?(?:safety|security|content|moderation|ethical|nsfw) (?:rules|filters?|guidelines|restrictions|guardrails|safeguards|protocols)\b",
     # de fr es pt it nl
     r"\b(?:ignorier(?:e|en sie)?|vergiss|vergessen sie|missachte)\b.{0,30}\b(?:anweisungen|instruktionen|regeln|vorgaben|alles)",
     r"\b(?:ignore[zr]?|oublie[zr]?|ne tiens pas compte)\b.{0,30}\b(?:instructions|consignes|règles|directives|tout)\b",
@@ -68,7 +74,6 @@ _OVERRIDE = _rx(
     r"(?:αγνο\w+|ξεχάστε|ξέχνα).{0,30}(?:οδηγ|κανόν)",
     r"(?:تجاهل|انس).{0,30}(?:التعليمات|الإرشادات|القواعد)",
     r"(?:निर्देशों|नियमों).{0,20}(?:अनदेखा|नज़रअंदाज़|भूल)",
-    r"無視して",
     r"(?:指示|命令|ルール|設定|指令).{0,12}(?:無視|忘れ)",
     r"(?:忽略|无视|無視|忘记|忘記).{0,12}(?:指令|指示|说明|說明|规则|規則|命令|设定|之前|以上)",
     r"(?:지시|명령|규칙).{0,10}(?:무시|잊)",
@@ -79,15 +84,13 @@ _EXTRACTION = _rx(
     r"\s*(?:prompt|instructions?|message|rules|guidelines|configuration)",
     r"\brepeat (?:the|all) (?:words|text|lines|instructions) (?:above|before)\b",
     r"\bwhat (?:was|is) written (?:above|at the (?:beginning|start|top))\b",
-    r"\b(?:your|the|our|system's|system) (?:password|passcode|pass ?phrase|secret(?: key| word| code)?|api key|access code|pin)\b",
-    r"\b(?:password|passcode|secret key|secret word)\b.{0,40}\?",
-    r"\b(?:contraseña|clave secreta|mot de passe|passwort|kennwort|senha|parola d'ordine|wachtwoord)\b",
-    r"(?:пароль|секретн|パスワード|秘密の|密码|密碼|口令|비밀번호|システムプロンプト|系统提示|系統提示|시스템 프롬프트)",
+    # A secret held by the assistant (a password in general is ordinary talk: "how do I reset my password?").
+    r"\byour (?:password|passcode|pass ?phrase|secret(?: key| word| code| phrase)?|api key|access code|pin code)\b",
+    r"\bthe (?:secret|hidden) (?:password|passcode|pass ?phrase|key|word|code|phrase)\b",
+    r"\bsystem's (?:password|passcode|secret)\b|\bwhat(?:'s| is) the (?:password|passcode)\b",
     r"\b(?:système|system|sistema)(?:-| )?(?:prompt|anweisungen|instructions|instrucciones|instruções)\b",
-    r"\bwhere (?:does|do) (?:the user|[a-z]+ [a-z]+) (?:currently )?live\b",
-    r"\b[a-z]+'s (?:current city|home address|bank balance|password|current address|location)\b",
+    r"(?:システムプロンプト|系统提示|系統提示|시스템 프롬프트)",
     r"\b(?:print|dump|show|export|list) (?:me )?(?:your|the) (?:database|user (?:data|table|records)|credentials)\b",
-    r"\bthe user's (?:initials|birth|email|e-mail|address|phone|name|date of birth|password|ssn|social security)",
 )
 _PAYLOAD_SPLIT = _rx(
     r"\b[a-z]\s*=\s*[\"'][^\"']{3,}[\"'].{0,400}\b[a-z]\s*=\s*[\"'][^\"']{3,}[\"'].{0,400}\b[a-z]\s*\+\s*[a-z]\b",
@@ -121,6 +124,10 @@ _PERSONA = _rx(
     r"\b(?:aim|stan|dude|mongo tom|kevin|betterdan|antigpt|evil ?bot|devmode|ucar|nsfw ?gpt)\b.{0,80}\b(?:stands for|"
     r"always|never|unfiltered|amoral|rules|character)",
     r"\bhypothetical (?:response|ai|language model)\b",
+    r"\b(?:can|will|must|should) (?:answer|say|do|generate|write) (?:anything|everything|whatever)\b",
+    r"\b(?:you are|you're) (?:no longer|not) (?:an ai|a language model|chatgpt|bound)",
+    r"\b(?:nsfw|explicit|sexual|violen\w*|illegal|unethical|offensive|vulgar|profan\w*|swear\w*|curse words)\b[^.]{0,40}\b(?:is|are) (?:now )?(?:allowed|permitted|enabled|acceptable|encouraged)",
+    r"\[(?:insert|your|enter|put|write|type)[^\]]{0,30}(?:here|prompt|question|request|topic)[^\]]{0,10}\]",
     r"\b(?:doesn't|does not|don't|do not|never|won't|will not|no longer)\s+(?:need to\s+)?(?:follow|abide by|care about|"
     r"adhere to|respect|obey|comply with)\s+(?:any\s+|the\s+)?(?:ethic|moral|rules|laws|guidelines|polic|restrictions|"
     r"filters|openai|content)",
@@ -194,8 +201,25 @@ WEIGHTS: dict[str, tuple[str, float]] = {
     "system_prompt_extraction": ("injection", 0.6),
     "payload_splitting": ("injection", 0.55),
     "fake_system": ("injection", 0.55),
+    "forbidden_topic": ("injection", 0.5),
+    "text_model": ("jailbreak", 0.5),
 }
 
+
+# The same families in the other languages, one pattern per language and family: the prefilter then says which
+# languages can match at all, and Python's re (which tries every alternative at every position) runs only those.
+_INTL_CHECKS = tuple(
+    (family, re.compile(pattern))
+    for family, patterns in (
+        ("instruction_override", _lexicon.override_patterns()),
+        ("system_prompt_extraction", _lexicon.extraction_patterns()),
+        ("persona", _lexicon.persona_patterns()),
+        ("refusal_suppression", _lexicon.no_refusal_patterns()),
+        ("fake_system", _lexicon.authority_patterns()),
+    )
+    for pattern in patterns
+)
+_INTL_OVERRIDE = tuple(rx for family, rx in _INTL_CHECKS if family == "instruction_override")
 
 # Families whose wording is matched on lowercased text, by the pattern each one runs.
 _LOWER_CHECKS = (
@@ -206,7 +230,9 @@ _LOWER_CHECKS = (
     ("prefix_injection", _PREFIX),
     ("payload_splitting", _PAYLOAD_SPLIT),
     ("fake_system", _FAKE_SYSTEM),
+    *_INTL_CHECKS,
 )
+_CHECK_OF = {rx.pattern: (family, rx) for family, rx in _LOWER_CHECKS}
 # One Hyperscan pass per text decides which patterns can match at all (compiled on first use).
 _LOWER_PREFILTER = Prefilter(
     [*((rx.pattern, rx) for _, rx in _LOWER_CHECKS), *((rx.pattern, rx) for rx in (_INDIRECT_ADDRESS, _HIDDEN, _EXFIL))]
@@ -237,8 +263,9 @@ def _repeated_token(text: str) -> bool:
     words = text[:4000].split()
     if len(words) < 30:
         return False
-    ((_, top),) = Counter(words).most_common(1)
-    return top >= 25 and top / len(words) >= 0.3
+    ((word, top),) = Counter(words).most_common(1)
+    # A word, not a separator: tables and lists repeat "|" and "-" as often.
+    return top >= 25 and top / len(words) >= 0.3 and any(c.isalpha() for c in word)
 
 
 def attack_families(text: str, *, system: str | None = None) -> frozenset[str]:
@@ -246,8 +273,12 @@ def attack_families(text: str, *, system: str | None = None) -> frozenset[str]:
     return _families(text, system)
 
 
+def _text_model() -> _linear.LinearModel | None:
+    return _linear.load("attack_words")
+
+
 @lru_cache(maxsize=64)  # the jailbreak and prompt_injection signals read the same input of a span
-def _families(text: str, system: str | None) -> frozenset[str]:
+def _families(text: str, system: str | None, model: bool = True) -> frozenset[str]:
     t = normalise(clip(text))
     found: set[str] = set()
     layers = decoded_layers(t)
@@ -264,9 +295,10 @@ def _families(text: str, system: str | None) -> frozenset[str]:
         may = _LOWER_PREFILTER.candidates(s)
         if not may:
             continue
-        for family, rx in _LOWER_CHECKS:
-            if family not in found and rx.pattern in may and rx.search(s):
-                found.add(family)
+        for pattern in may:  # only the patterns the prefilter reports (the others cannot match)
+            check = _CHECK_OF.get(pattern)
+            if check is not None and check[0] not in found and check[1].search(s):
+                found.add(check[0])
     if "many_shot" in cased and len(_MANY_SHOT.findall(t)) >= 6:
         found.add("many_shot")
     if "suffix" in cased and _adversarial_suffix(t):
@@ -275,6 +307,11 @@ def _families(text: str, system: str | None) -> frozenset[str]:
         found.add("repeated_token")
     if system and "system_prompt_extraction" not in found and _asks_for_guarded(t, system):
         found.add("system_prompt_extraction")
+    if system and _asks_forbidden_topic(t, system):
+        found.add("forbidden_topic")
+    lm = _text_model() if model else None
+    if lm is not None and lm.probability(_linear.features(t)) >= lm.threshold:
+        found.add("text_model")
     return frozenset(found)
 
 
@@ -282,15 +319,236 @@ _GUARD = re.compile(r"\b(?:don'?t|do not|never|must not) (?:reveal|share|disclos
 _NOUN = re.compile(
     r"\b(?:secret|password|key|code|pin|passphrase|birth|email|address|initials|phone|name)\w*", re.IGNORECASE
 )
+_PRIVATE = re.compile(r"\b(?:private|personal|confidential|sensitive) (?:information|data|details)\b", re.IGNORECASE)
+_PROPER = re.compile(r"\b[A-Z][a-z]{2,}\b")
+_PERSONAL_ASK = re.compile(
+    r"\b(?:where (?:does|do|did) \w+(?: \w+)? (?:currently )?live|(?:birth ?date|date of birth|birthday|born|"
+    r"address|email|e-mail|phone|lives?|living|favou?rite|bank balance|balance|social security|ssn|initials|city|"
+    r"residence|location|age|salary|school|workplace)\b)",
+    re.IGNORECASE,
+)
+
+
+@lru_cache(maxsize=256)  # an application sends the same few system prompts again and again
+def _guarded(system: str) -> tuple[frozenset[str], bool, frozenset[str]] | None:
+    """What a system prompt guards: noun stems, whether it guards private data, and the names it holds."""
+    if not _GUARD.search(system):
+        return None
+    nouns = frozenset(m.group(0).lower()[:5] for m in _NOUN.finditer(system))
+    names = frozenset(m.group(0) for m in _PROPER.finditer(system))
+    return nouns, _PRIVATE.search(system) is not None, names
 
 
 def _asks_for_guarded(text: str, system: str) -> bool:
     """The input asks for a kind of thing the system prompt says must not be revealed."""
-    if not _GUARD.search(system):
+    g = _guarded(system)
+    if g is None:
         return False
-    guarded = {m.group(0).lower()[:5] for m in _NOUN.finditer(system)}
+    guarded, private, named = g
     asked = {m.group(0).lower()[:5] for m in _NOUN.finditer(text)}
-    return bool(guarded & asked)
+    if guarded & asked:
+        return True
+    # A guarded password asked for in another language ("¿Cuál es la contraseña?").
+    if "passw" in guarded and _lexicon.mentions_password(text.lower()):
+        return True
+    # Private data about a person the system prompt names: asking for that person's details.
+    if private and _PERSONAL_ASK.search(text):
+        return "user" in text.lower() or any(m.group(0) in named for m in _PROPER.finditer(text))
+    return False
+
+
+# "Do not discuss X", "avoid X", "X is not allowed": the clause of the system prompt that forbids a topic.
+_FORBID = re.compile(
+    r"(?:\b(?:do not|don't|never|must not|should not|shouldn't|cannot|can't|refrain from|under no circumstances"
+    r"|not (?:allowed|permitted|programmed) to|avoid|strictly avoid|not to)\b[^.!?\n]{0,160})"
+    r"|(?:[^.!?\n]{0,120}\bis (?:not allowed|forbidden|prohibited|off-limits)\b)",
+    re.IGNORECASE,
+)
+_TOPIC_WORD = re.compile(r"[a-z][a-z-]{3,}")
+# Words of a forbidding clause that name no topic (the verbs and fillers around it).
+_NOT_TOPIC = frozenset(
+    [
+        "about",
+        "above",
+        "absolutely",
+        "access",
+        "after",
+        "again",
+        "against",
+        "allowed",
+        "answer",
+        "answers",
+        "anyone",
+        "anything",
+        "appropriate",
+        "asked",
+        "avoid",
+        "based",
+        "because",
+        "been",
+        "before",
+        "being",
+        "below",
+        "between",
+        "both",
+        "cannot",
+        "circumstances",
+        "college",
+        "concerns",
+        "consciously",
+        "content",
+        "costs",
+        "could",
+        "dedicated",
+        "details",
+        "discuss",
+        "discussing",
+        "discussion",
+        "does",
+        "doing",
+        "done",
+        "during",
+        "each",
+        "either",
+        "else",
+        "engage",
+        "even",
+        "ever",
+        "every",
+        "except",
+        "explain",
+        "focus",
+        "focused",
+        "following",
+        "from",
+        "further",
+        "give",
+        "given",
+        "giving",
+        "have",
+        "help",
+        "helping",
+        "here",
+        "however",
+        "individual",
+        "information",
+        "instead",
+        "into",
+        "just",
+        "keep",
+        "know",
+        "like",
+        "made",
+        "maintain",
+        "matter",
+        "mention",
+        "more",
+        "most",
+        "much",
+        "must",
+        "need",
+        "needs",
+        "neutral",
+        "never",
+        "note",
+        "offer",
+        "only",
+        "other",
+        "others",
+        "outside",
+        "over",
+        "permitted",
+        "please",
+        "possible",
+        "potential",
+        "programmed",
+        "prohibited",
+        "provide",
+        "providing",
+        "question",
+        "questions",
+        "rather",
+        "refrain",
+        "related",
+        "request",
+        "requests",
+        "respond",
+        "response",
+        "reveal",
+        "same",
+        "share",
+        "sharing",
+        "should",
+        "some",
+        "specific",
+        "still",
+        "strictly",
+        "subject",
+        "subjects",
+        "such",
+        "suited",
+        "talk",
+        "talking",
+        "task",
+        "tell",
+        "than",
+        "that",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "thing",
+        "things",
+        "this",
+        "those",
+        "through",
+        "topic",
+        "topics",
+        "under",
+        "unless",
+        "until",
+        "upon",
+        "user",
+        "users",
+        "very",
+        "what",
+        "when",
+        "where",
+        "whether",
+        "which",
+        "while",
+        "will",
+        "with",
+        "within",
+        "without",
+        "would",
+        "your",
+    ]
+)
+
+
+def _stem(word: str) -> str:
+    return word[:5]
+
+
+@lru_cache(maxsize=256)
+def _forbidden(system: str) -> frozenset[str]:
+    """Stems of the topic words in the clauses of a system prompt that forbid something."""
+    out: set[str] = set()
+    for m in _FORBID.finditer(system[:4000]):
+        out.update(_stem(w) for w in _TOPIC_WORD.findall(m.group(0).lower()) if w not in _NOT_TOPIC)
+    return frozenset(out)
+
+
+def _asks_forbidden_topic(text: str, system: str) -> bool:
+    """The input asks about a topic the system prompt forbids (its words appear in the input)."""
+    forbidden = _forbidden(system)
+    if not forbidden:
+        return False
+    asked = {_stem(w) for w in _TOPIC_WORD.findall(text[:4000].lower()) if w not in _NOT_TOPIC}
+    return bool(forbidden & asked)
 
 
 def _score(families: frozenset[str], kind: str) -> float:
@@ -352,7 +610,7 @@ def classify_indirect(text: str | None) -> Label:
         return rx.pattern in may and rx.search(low) is not None
 
     fams: list[str] = []
-    if hit(_OVERRIDE):
+    if hit(_OVERRIDE) or any(hit(rx) for rx in _INTL_OVERRIDE):
         fams.append("instruction_override")
     if hit(_INDIRECT_ADDRESS):
         fams.append("addressed_to_ai")

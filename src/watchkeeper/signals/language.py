@@ -12,6 +12,7 @@ with the reason ``language model not installed``.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections import Counter
 from functools import lru_cache
@@ -20,7 +21,7 @@ from typing import Any
 from ._model import Label, unknown
 from ._text import check_text
 
-VERSION = "language-1"
+VERSION = "language-2"
 MIN_CHARS = 3
 
 # ISO 639-1 codes of the 50 most used languages (by total speakers) that the model knows.
@@ -197,6 +198,92 @@ def _memoised(base: Any) -> Any:
     return Memoised
 
 
+# Letters that settle a close call: a text holding one can only be in these languages, or cannot be in those.
+_ONLY: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = (
+    (re.compile("[ђћџљњј]"), frozenset({"sr"})),  # Serbian Cyrillic (Macedonian is not among LANGUAGES)
+    (re.compile("[ґєїі]"), frozenset({"uk"})),  # Ukrainian Cyrillic (Belarusian is not among LANGUAGES)
+    (re.compile("[ěřů]"), frozenset({"cs"})),
+    (re.compile("[ľĺŕ]"), frozenset({"sk"})),
+    (re.compile("[æø]"), frozenset({"da", "no"})),
+    (re.compile("đ"), frozenset({"hr", "sr", "vi"})),
+)
+_NOT: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = (
+    (re.compile("[ыэ]"), frozenset({"uk", "bg", "sr"})),
+    (re.compile("ñ"), frozenset({"pt"})),
+    (re.compile("[ãõ]"), frozenset({"es"})),
+    (re.compile("ç"), frozenset({"es", "it"})),
+    (re.compile("[ćđ]"), frozenset({"sl", "cs", "sk"})),
+    (re.compile("[äö]"), frozenset({"da", "no"})),
+)
+# Words one of two close languages writes and the other does not (spelling, vocabulary, ekavian / ijekavian).
+_PAIR_WORDS = {
+    "da": "af hvad efter nu blev mig dig sig ud op sprog fejl gemme vælg indstillinger tilføj slet søg bruger brugere "
+    "oprette hjælp ændre ændringer kunne også sådan nogle",
+    "no": "av hva etter nå ble meg deg seg ut opp språk feil lagre velg innstillinger slett søk bruker brukere "
+    "opprette hjelp endre endringer ikkje ein eit noen slik",
+    "id": "bisa silakan berkas galat sandi unduh mengunduh pengaturan kesalahan tautan surel perangkat ponsel saat "
+    "sedang membuka menghapus lokasi",
+    "ms": "boleh sila fail ralat laluan muat turun tetapan pautan e-mel peranti semasa tatasusunan padam",
+    "hr": "tko što tisuću vrijeme mjesto primjer pogreška pogreške sučelje zaporka izbornik tipkovnica stvoriti "
+    "datoteka datoteke datoteku vidjeti uspjeh tijekom sljedeći lijevo bijelo",
+    "sr": "ko šta hiljada vreme mesto primer greška greške fajl fajla interfejs meni tastatura kreirati videti uspeh "
+    "tokom sledeći levo belo",
+}
+_PAIRS: dict[frozenset[str], dict[str, frozenset[str]]] = {
+    frozenset(pair): {lang: frozenset(_PAIR_WORDS[lang].split()) for lang in pair}
+    for pair in (("da", "no"), ("id", "ms"), ("hr", "sr"))
+}
+_WORDS = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)?")
+# Endings that split the pair the same way: Danish "installeret, station, ukendt", Norwegian "installert, stasjon,
+# ukjent".
+_ENDINGS: dict[str, re.Pattern[str]] = {
+    "da": re.compile(r"\w(?:eret|tion|tioner|kendt|nøgle)\b|\bindtast"),
+    "no": re.compile(r"\w(?:ert|sjon|sjoner|kjent|nøkkel)\b|\bskriv inn"),
+}
+
+
+def _votes(lang: str, words: set[str], markers: dict[str, frozenset[str]], low: str) -> int:
+    ending = _ENDINGS.get(lang)
+    return len(words & markers[lang]) + (len(ending.findall(low)) if ending is not None else 0)
+
+
+_PAIR_OF = {lang: pair for pair in _PAIRS for lang in pair}
+
+
+def _settle(ident: Any, sample: str) -> tuple[str, float]:
+    """The model's answer, unless the text's letters rule it out (then the best-ranked language they allow), with
+    the close pairs decided by their own words. The ranking is only computed when the answer may change."""
+    lang, prob = ident.classify(sample)
+    lang = str(lang)
+    if sample.isascii() and lang not in _PAIR_OF:  # every settling letter is outside ASCII
+        return lang, float(prob)
+    low = sample.lower()
+    allowed: frozenset[str] | None = None
+    barred: set[str] = set()
+    if not sample.isascii():
+        for rx, only in _ONLY:
+            if rx.search(low):
+                allowed = only if allowed is None else allowed & only
+        for rx, nots in _NOT:
+            if rx.search(low):
+                barred |= nots
+    ranked: list[tuple[str, float]] | None = None
+    if (allowed is not None and lang not in allowed) or lang in barred:
+        ranked = ident.rank(sample)
+        lang, prob = next(
+            ((c, p) for c, p in ranked if (allowed is None or c in allowed) and c not in barred), (lang, prob)
+        )
+    pair = _PAIR_OF.get(lang)
+    if pair is not None:
+        markers = _PAIRS[pair]
+        words = set(_WORDS.findall(low))
+        (other,) = pair - {lang}
+        if other not in barred and _votes(other, words, markers, low) > _votes(lang, words, markers, low):
+            ranked = ranked or ident.rank(sample)
+            return other, next((p for c, p in ranked if c == other), 0.0)
+    return lang, float(prob)
+
+
 def model_available() -> bool:
     """True when the language model (the ``language`` extra) is installed."""
     return _identifier() is not None
@@ -221,5 +308,5 @@ def classify_language(text: str | None) -> Label:
     ident = _identifier()
     if ident is None:
         return unknown(VERSION, "language model not installed (pip install 'watchkeeper[language]')")
-    lang, prob = ident.classify(sample)
-    return Label(str(lang), float(prob), VERSION)
+    lang, prob = _settle(ident, sample)
+    return Label(lang, prob, VERSION)

@@ -18,7 +18,7 @@ from ._model import Label, unknown
 from ._prefilter import Prefilter
 from ._text import check_text
 
-VERSION = "refusal-1"
+VERSION = "refusal-2"
 
 _APOS = str.maketrans({"\u2019": "'", "\u2018": "'", "\u00b4": "'", "`": "'"})
 
@@ -48,6 +48,8 @@ _SELF_REFUSAL = [
     r"^(?:as an ai[^.]{0,40}, )?i (?:must|have to|need to) clarify\b",
     r"^there (?:is|are) no (?:valid |good |legitimate |justifiable )?reasons? (?:why|to)\b",
     r"^[^.]{0,80}\bis not (?:a )?(?:healthy|productive|good idea|appropriate|acceptable|okay)\b",
+    # Denying the premise of the request ("X was not right to …", "… was not a good thing").
+    r"^[^.]{0,100}\b(?:was|is|were|are) not (?:\"?right\"?|justified|morally justified|a good thing|ethical)\b",
     r"^(?:it's|it is) (?:important|crucial) to (?:note|remember|understand) that [^.]{0,80}\b(?:illegal|never the answer|"
     r"not (?:appropriate|acceptable|ethical|legal|justified|a good idea))\b",
     r"^(?:first,? )?(?:it's|it is) (?:important|crucial) to (?:remember|note) that (?:violence|harming|hurting)\b",
