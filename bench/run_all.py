@@ -4,8 +4,10 @@
     python bench/run_all.py --quick    # smaller sizes, for a smoke test (about 2 minutes)
 
 Ingest end to end on SQLite and PostgreSQL with 1 and 2 server processes (`serve --workers N`), the query benchmark
-(1,000,000 spans), and the SDK hot path next to the OpenTelemetry SDK. Ratios are against a baseline measured in the
-same run (2 processes against 1; Watchkeeper's span against OpenTelemetry's). A missed target is reported, not an
+(1,000,000 spans), the SDK hot path next to the OpenTelemetry SDK, rollups (maintenance against ingest, the
+explorer's questions on rollups of 10,000,000 spans), and the alerting detectors on simulated incidents (see
+bench/alerting_detectors.py: its full run is long, `--quick` runs one seed). Ratios are against a baseline measured in
+the same run (2 processes against 1; Watchkeeper's span against OpenTelemetry's). A missed target is reported, not an
 error: the exit code is 0 unless a benchmark itself fails (PostgreSQL that cannot be reached is reported and skipped).
 """
 
@@ -24,9 +26,11 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
+import alerting_detectors
 import ingest_e2e
 import query
 import redaction
+import rollups
 import sdk_hot_path
 
 INGEST_TARGET = 20_000  # spans/s on SQLite
@@ -200,6 +204,39 @@ def redaction_rows(samples: int, log: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def rollup_rows(quick: bool, log: dict[str, Any]) -> list[Row]:
+    """Rollup maintenance against ingest (same run), and the explorer's questions on rollups of 10M spans."""
+    r = rollups.measure(rollups.arguments(["--quick"] if quick else []), echo=False)
+    log["rollups"] = r
+    m = r["maintenance"]["default"]
+    rows = [Row("rollups: maintenance vs ingest (default chain, CPU)",
+                f"{m['ratio']:+.1%} A/B, {m['direct']:.1%} measured alone", "≤ 10%",
+                max(m["ratio"], m["direct"]) <= rollups.MAINTENANCE_TARGET)]  # fmt: skip
+    b = r["sqlite"]
+    for label, target in (("rate series", rollups.SERIES_TARGET_MS), ("top changes", rollups.TOP_TARGET_MS)):
+        timed = [q for q in b["questions"] if q[3] == target]
+        worst = max(timed, key=lambda q: q[1])
+        rows.append(Row(f"rollups ({b['spans']:,} spans): {label} p50, slowest of {len(timed)}",
+                        f"{worst[1]:.1f} ms ({worst[0]})", f"≤ {target:.0f} ms", worst[1] <= target))  # fmt: skip
+    return rows
+
+
+def detector_rows(quick: bool, log: dict[str, Any]) -> list[Row]:
+    """The spike and drift detectors on simulated traffic with injected incidents (bench/alerting_detectors.py):
+    simulator A (tuned on) and B (never tuned on), reported seeds; one seed of A, two weeks, when quick."""
+    seeds, sims, test_days, incidents = ([5], ["A"], 14, 100) if quick else ([5, 6, 7, 8, 9], ["A", "B"], 28, 200)
+    summaries, tick, _ = alerting_detectors.measure(
+        seeds, sims, test_days=test_days, incidents=incidents, log=sys.stderr
+    )
+    log["detectors"] = {"summaries": summaries, "tick": tick}
+    rows: list[Row] = []
+    for r in alerting_detectors.rows(summaries, tick):
+        for name in summaries:
+            if name in r.values:
+                rows.append(Row(f"detectors, {name}: {r.metric}", r.values[name], r.target, r.met[name]))
+    return rows
+
+
 def print_table(rows: list[Row]) -> None:
     widths = [max(len(x) for x in col) for col in zip(*[(r.metric, r.measured, r.target) for r in rows], strict=True)]
     head = ("metric", "measured", "target", "met")
@@ -230,6 +267,8 @@ def main() -> int:
         ("query", lambda log: query_rows(query_spans, 20 if a.quick else 50, a.keep, log)),
         ("sdk", lambda log: sdk_rows(10_000 if a.quick else 50_000, 2 if a.quick else 5, log)),
         ("redaction", lambda log: redaction_rows(1000 if a.quick else 3000, log)),
+        ("rollups", lambda log: rollup_rows(a.quick, log)),
+        ("detectors", lambda log: detector_rows(a.quick, log)),
     ]
     rows: list[Row] = []
     log: dict[str, Any] = {}

@@ -66,6 +66,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         for table in reversed(metadata.sorted_tables):
             if table.name != "projects":
                 conn.execute(table.delete())
+            else:  # keep the default project the first migration makes; drop the ones tests added
+                conn.execute(table.delete().where(table.c.id != 1))
     engine.dispose()
     yield url
 

@@ -72,7 +72,7 @@ def test_replay_then_export_round_trips_records_and_keeps_event_time(tmp_path: P
     r = runner.invoke(main, ["replay", str(src), *data])  # again: no duplicates
     assert r.exit_code == 0, r.output
     out = tmp_path / "out.jsonl"
-    r = runner.invoke(main, ["export", "--out", str(out), *data])
+    r = runner.invoke(main, ["export", "--reason", "round-trip test of export", "--out", str(out), *data])
     assert r.exit_code == 0, r.output
     lines = [json.loads(x) for x in out.read_text().splitlines()]
     assert len(lines) == 101
@@ -85,7 +85,10 @@ def test_replay_then_export_round_trips_records_and_keeps_event_time(tmp_path: P
     r = runner.invoke(main, ["replay", str(out), "--data-dir", str(tmp_path / "d2")])
     assert r.exit_code == 0, r.output
     out2 = tmp_path / "out2.jsonl"
-    runner.invoke(main, ["export", "--out", str(out2), "--data-dir", str(tmp_path / "d2")])
+    runner.invoke(
+        main,
+        ["export", "--reason", "round-trip test of export", "--out", str(out2), "--data-dir", str(tmp_path / "d2")],
+    )
     assert [json.loads(x) for x in out2.read_text().splitlines()] == [
         dict(x, source="replay") if "span_id" in x or "kind" in x else x for x in lines
     ]
@@ -110,7 +113,20 @@ def test_export_to_parquet(tmp_path: Path) -> None:
     runner = CliRunner()
     assert runner.invoke(main, ["replay", str(src), "--data-dir", str(tmp_path / "d")]).exit_code == 0
     out = tmp_path / "spans.parquet"
-    r = runner.invoke(main, ["export", "--format", "parquet", "--out", str(out), "--data-dir", str(tmp_path / "d")])
+    r = runner.invoke(
+        main,
+        [
+            "export",
+            "--reason",
+            "parquet export test run",
+            "--format",
+            "parquet",
+            "--out",
+            str(out),
+            "--data-dir",
+            str(tmp_path / "d"),
+        ],
+    )
     assert r.exit_code == 0, r.output
     table = pq.read_table(out)
     assert table.num_rows == 40

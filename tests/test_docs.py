@@ -19,7 +19,7 @@ def test_the_json_ingest_example_is_accepted_and_reads_back(tmp_path: Path) -> N
     body = re.search(r"<<'JSON'\n(.*?)\nJSON\n", text, re.S)
     assert body is not None
     doc = json.loads(body.group(1))
-    with TestClient(create_app(Settings(data_dir=str(tmp_path), max_future_s=10**10))) as c:
+    with TestClient(create_app(Settings(auth=False, data_dir=str(tmp_path), max_future_s=10**10))) as c:
         r = c.post("/api/v1/ingest", json=doc)
         assert r.status_code == 200, r.text
         assert r.json() == {"accepted": {"spans": 3, "feedback": 1}}

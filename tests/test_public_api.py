@@ -16,8 +16,8 @@ PUBLIC = {
     ],
     "watchkeeper.config": ["SETTINGS", "Setting", "Settings", "load_settings", "settings_markdown"],
     "watchkeeper.errors": [
-        "ConfigError", "Conflict", "ContentLocked", "Forbidden", "InputError", "NotFound", "Overloaded",
-        "PayloadTooLarge", "StorageError", "UnsupportedMediaType", "WatchkeeperError",
+        "AuditUnavailable", "ConfigError", "Conflict", "ContentLocked", "Forbidden", "InputError", "NotFound",
+        "Overloaded", "PayloadTooLarge", "StorageError", "Unauthenticated", "UnsupportedMediaType", "WatchkeeperError",
     ],
     "watchkeeper.content": [
         "ContentOpener", "feedback_content", "pack_content", "record_aad", "span_content", "unpack_content",
@@ -40,9 +40,23 @@ PUBLIC = {
     ],
     "watchkeeper.demo": ["DegradedWindow", "LiveStats", "Simulator", "TrafficMix", "backfill", "run_live"],
     "watchkeeper.analytics": [
-        "Change", "Comparison", "DEFAULT_PAIRS", "DIMENSIONS", "Dimension", "Example", "METRICS", "Metric", "NONE",
-        "OTHER", "Point", "Rate", "Series", "Slice", "SliceExplorer", "TopChange", "Window", "diff_interval", "metric",
-        "parse_duration", "wilson", "z_score",
+        "Change", "Comparison", "Count", "DEFAULT_PAIRS", "DIMENSIONS", "Dimension", "Example", "LatencyBucket",
+        "METRICS", "Metric", "NONE", "OTHER", "Point", "Rate", "RebuildReport", "RollupConfig", "Series", "Slice",
+        "SliceCounts", "SliceExplorer", "TopChange", "Window", "diff_interval", "latency_series", "metric",
+        "parse_duration", "rate_series", "rebuild_rollups", "slice_counts", "slices_with_traffic", "wilson",
+        "z_score",
+    ],
+    "watchkeeper.alerting": [
+        "Alert", "AlertEngine", "AlertMetrics", "AlertRule", "AlertService", "AlertState", "AlertmanagerWebhook",
+        "Backoff", "Backtest", "Catalogue", "Deliverer", "DeliveryError", "Detector", "DetectorRegistry", "Dispatcher",
+        "Episode", "FalseDiscoveryControl", "GLOBAL", "GateLike", "InhibitRule", "Inhibitor", "Integration",
+        "MatchType", "Matcher", "Notification", "NotifierEnv", "NotifierRegistry", "Problem", "Reading", "Received",
+        "Receiver", "RollupSource", "Route", "RouteSpec", "RuleSet", "RulesError", "SEVERITIES", "Sent", "SeriesSource",
+        "Silence", "Silencer", "SliceTest", "TickReport", "Transition", "Verdict", "add_silence", "alert_history",
+        "backtest", "build_receivers", "build_route", "default_notifiers", "default_rules_text", "expire_silence",
+        "fdr_from_detectors", "fingerprint", "get_silence", "list_alerts", "list_notifications", "list_silences",
+        "live_alerting", "load_rules", "parse_matcher", "parse_matchers", "parse_rules", "receive",
+        "rules_from_settings", "slice_key"
     ],
 }  # fmt: skip
 

@@ -72,7 +72,7 @@ def _worker_main(settings: Settings, schema_ready: Any, leader: bool, parent: in
     if os.getppid() != parent:
         sys.exit(3)  # the parent died while this worker was starting
     configure_logging(settings.log_level)
-    app = create_app(settings)
+    app = create_app(settings, alerting=leader)  # alerts are evaluated and sent by one process only
     tune_gc()
     while not leader and not schema_ready.wait(0.5):
         if os.getppid() != parent:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import signal
 import sys
 import threading
@@ -171,7 +172,14 @@ def demo(
         if batch_spans or batch_fb:
             send(batch_spans, batch_fb)
         url = f"http://{s.host}:{s.port}/traces"
+        logins = _demo_logins(rt.engine, Path(s.data_dir))
         click.echo(f"Watchkeeper demo is running with synthetic traffic: open {url}", err=True)
+        if logins:
+            click.echo(
+                f"Log in as demo-engineer (metadata) or demo-investigator (content, with a grant); "
+                f"the demo accounts and their passwords are in {logins}",
+                err=True,
+            )
         threading.Thread(
             target=run_live,
             args=(sim, send),
@@ -185,6 +193,37 @@ def demo(
         _run_server(s, demo=True, on_ready=start_traffic)
     finally:
         stop.set()
+
+
+DEMO_ROLES = {
+    "demo-engineer": ["engineer"],
+    "demo-investigator": ["investigator"],
+    "demo-approver": ["approver"],
+    "demo-reviewer": ["reviewer"],
+    "demo-auditor": ["auditor"],
+    "demo-admin": ["admin"],
+}
+
+
+def _demo_logins(engine: Any, data_dir: Path) -> Path | None:
+    """Demo accounts, one per role, made on first start; their passwords go to a 0600 file, never to the log."""
+    import secrets
+
+    from .trust import identity
+
+    path = data_dir / "demo-logins.txt"
+    if identity.list_principals(engine):
+        return path if path.exists() else None
+    lines = []
+    for name, roles in DEMO_ROLES.items():
+        password = secrets.token_urlsafe(12)
+        identity.create_principal(engine, name, roles=roles, password=password)
+        lines.append(f"{name}\t{','.join(roles)}\t{password}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write("# user\trole\tpassword (demo accounts; the demo's data is synthetic)\n" + "\n".join(lines) + "\n")
+    return path
 
 
 def _demo_encryption(s: Settings) -> Settings:
@@ -352,6 +391,7 @@ def _jsonl(path: str) -> Iterator[tuple[int, Any]]:
     show_default=True,
     help="Include messages, tool arguments and results.",
 )
+@click.option("--reason", help="Why the content is exported (required with content; written to the access log).")
 def export(
     config_file: str | None,
     data_dir: str | None,
@@ -361,10 +401,12 @@ def export(
     from_: str | None,
     to: str | None,
     with_content: bool,
+    reason: str | None,
 ) -> None:
     """Export stored spans (and feedback) as JSONL of canonical records, or as a Parquet table.
 
-    The JSONL output can be loaded again with `watchkeeper replay`.
+    The JSONL output can be loaded again with `watchkeeper replay`. An export with content is recorded in the
+    access log (who ran it, the window, the reason) before any record is written out.
     """
     from .server.api import parse_time
     from .store import export as exp
@@ -377,6 +419,12 @@ def export(
         start, end = parse_time(from_, "from"), parse_time(to, "to")
     except InputError as e:
         raise click.BadParameter(str(e)) from None
+    if with_content:
+        if not reason or len(reason.strip()) < 10:
+            raise click.BadParameter(
+                "exporting content needs a reason of 10+ characters (access log)", param_hint="--reason"
+            )
+        _audit_cli(engine, "export", f"{from_ or 'start'}..{to or 'now'}", reason)
     if fmt == "parquet":
         if out == "-":
             raise click.BadParameter("Parquet needs a file: pass --out FILE.parquet", param_hint="--out")
@@ -563,6 +611,73 @@ def signals_backfill(
     click.echo(json.dumps(report.as_dict()))
 
 
+@main.group()
+def rollups() -> None:
+    """Rollups: the counts per time bucket and slice that the explorer, alerts and /metrics read."""
+
+
+@rollups.command("rebuild")
+@_common
+@click.option("--from", "from_", help="Start: RFC 3339 or ns since epoch (default: the first stored span).")
+@click.option("--to", help="End, exclusive (default: after the last stored span).")
+@click.option("--project", "project_id", type=int, default=1, show_default=True, help="The project id.")
+def rollups_rebuild(
+    config_file: str | None,
+    data_dir: str | None,
+    database_url: str | None,
+    from_: str | None,
+    to: str | None,
+    project_id: int,
+) -> None:
+    """Recount the rollups of the whole hours in a time range from the stored spans and feedback.
+
+    Run it once on a store that held spans before rollups existed, after `signals backfill` changed stored labels,
+    or after adding a pair to rollup_pairs. Ingest may go on meanwhile. Prints a JSON report.
+    """
+    from .analytics import rebuild_rollups
+    from .pipeline.rollup import rollup_config
+    from .server.api import parse_time
+
+    s = _settings(config_file, data_dir=data_dir, database_url=database_url)
+    engine = _open_store(s)
+    try:
+        start, end = parse_time(from_, "from"), parse_time(to, "to")
+        report = rebuild_rollups(
+            engine,
+            config=rollup_config(s),
+            project_id=project_id,
+            start=start,
+            end=end,
+            minute_days=s.rollup_minute_days,
+        )
+    except InputError as e:
+        raise click.ClickException(str(e)) from None
+    finally:
+        engine.dispose()
+    click.echo(json.dumps(report.as_dict()))
+
+
+def _audit_cli(engine: Any, action: str, resource: str, reason: str) -> None:
+    """Records a CLI read of content in the access log first; refuses (exit 1) if it cannot (fail closed)."""
+    import getpass
+
+    from .errors import AuditUnavailable
+    from .store import migrate as do_migrate
+    from .trust import audit
+    from .trust.identity import cli_operator
+
+    do_migrate(engine)
+    try:
+        audit.record(
+            engine,
+            cli_operator(getpass.getuser()),
+            audit.AccessEvent(action, action, resource, reason=reason),
+            channel="cli",
+        )
+    except AuditUnavailable as e:
+        raise click.ClickException(str(e)) from None
+
+
 def _open_store(s: Settings) -> Any:
     from .store import make_engine
     from .store import migrate as do_migrate
@@ -716,13 +831,29 @@ def verify(
     except (WatchkeeperError, UnicodeDecodeError) as e:
         raise click.ClickException(str(e)) from None
     engine = make_engine(s.url, sqlite_synchronous=s.sqlite_synchronous)
+    from .trust.audit import verify_access_log
+
     try:
         report = verify_store(engine, pinned, against=remembered, strict=strict)
+        access = verify_access_log(engine, pinned)
     finally:
         engine.dispose()
     if as_json:
-        click.echo(json.dumps(report.as_dict(), indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    **report.as_dict(),
+                    "access_log": {"size": access.size, "checkpoints": access.checkpoints, "problems": access.problems},
+                },
+                indent=2,
+            )
+        )
     else:
+        for problem in access.problems:
+            click.echo(f"FAIL access log: {problem}", err=True)
+        click.echo(
+            f"access log: {access.size} events, {access.checkpoints} checkpoints: " + ("OK" if access.ok else "FAILED")
+        )
         d = report.as_dict()
         click.echo(f"log {d['origin']}: {d['size']} leaves, {d['checkpoints_valid']}/{d['checkpoints']} checkpoints "
                    f"valid (last size {d['last_checkpoint_size']}), {d['unsigned_leaves']} leaves not yet signed, "
@@ -735,7 +866,7 @@ def verify(
             click.echo(f"FAIL {prob['kind']}: {at}{prob['detail']}", err=True)
         click.echo(f"verified in {d['seconds']:.2f} s: " + ("OK" if report.ok else
                    f"FAILED, {d['problem_count']} problems, first bad index {d['first_bad_index']}"))  # fmt: skip
-    if not report.ok:
+    if not report.ok or not access.ok:
         sys.exit(1)
 
 
@@ -873,6 +1004,434 @@ def config_cmd(markdown: bool, config_file: str | None) -> None:
     for name in s.__dataclass_fields__:
         value = getattr(s, name)
         click.echo(f"{name} = {'(set, hidden)' if name in secret and value else repr(value)}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Access: users, service accounts, API keys, projects, the access log (trust/identity.py, docs/access.md)
+
+
+@main.group()
+def users() -> None:
+    """Users and service accounts, and their roles per project."""
+
+
+@users.command("add")
+@_common
+@click.argument("name")
+@click.option("--role", "roles", multiple=True, required=True, help="A role (repeatable): viewer, engineer, ...")
+@click.option("--service", is_flag=True, help="A service account (authenticates with API keys only).")
+@click.option("--project", "project", default="default", show_default=True, help="The project's name.")
+def users_add(
+    config_file: str | None,
+    data_dir: str | None,
+    database_url: str | None,
+    name: str,
+    roles: tuple[str, ...],
+    service: bool,
+    project: str,
+) -> None:
+    """Add a user (asks for a password) or a service account with roles in a project."""
+    from .trust import identity
+
+    engine = _open_store(_settings(config_file, data_dir=data_dir, database_url=database_url))
+    password = None
+    if not service:
+        password = click.prompt("Password (12+ characters)", hide_input=True, confirmation_prompt=True)
+    try:
+        pid = identity.create_principal(
+            engine,
+            name,
+            kind="service" if service else "user",
+            roles=roles,
+            project=identity.project_id(engine, project),
+            password=password,
+        )
+    except WatchkeeperError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"added {'service account' if service else 'user'} {name} (id {pid}) with {', '.join(roles)}")
+
+
+@users.command("list")
+@_common
+def users_list(config_file: str | None, data_dir: str | None, database_url: str | None) -> None:
+    """List users and service accounts with their roles per project id."""
+    from .trust import identity
+
+    engine = _open_store(_settings(config_file, data_dir=data_dir, database_url=database_url))
+    for p in identity.list_principals(engine):
+        roles = "; ".join(f"{k}: {', '.join(v)}" for k, v in p.roles.items())
+        click.echo(f"{p.id}\t{p.kind}\t{p.name}\t{'disabled' if p.disabled else 'active'}\t{roles}")
+
+
+@users.command("disable")
+@_common
+@click.argument("name")
+def users_disable(config_file: str | None, data_dir: str | None, database_url: str | None, name: str) -> None:
+    """Disable a user or service account at once (sessions end, keys stop working)."""
+    from .trust import identity
+
+    engine = _open_store(_settings(config_file, data_dir=data_dir, database_url=database_url))
+    try:
+        identity.disable_principal(engine, identity.principal_id(engine, name))
+    except WatchkeeperError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"disabled {name}")
+
+
+@main.group("api-keys")
+def api_keys_cmd() -> None:
+    """API keys: create (shown once), list, revoke."""
+
+
+@api_keys_cmd.command("create")
+@_common
+@click.option("--principal", required=True, help="Whose key: a user or service account name.")
+@click.option("--name", "key_name", required=True, help="What the key is for, e.g. 'checkout-service ingest'.")
+@click.option("--scope", "scopes", multiple=True, required=True, help="A permission (repeatable), e.g. ingest.")
+@click.option("--project", default="default", show_default=True, help="The project's name.")
+@click.option("--expires-days", type=int, help="Days until the key expires (default: never).")
+def api_keys_create(
+    config_file: str | None,
+    data_dir: str | None,
+    database_url: str | None,
+    principal: str,
+    key_name: str,
+    scopes: tuple[str, ...],
+    project: str,
+    expires_days: int | None,
+) -> None:
+    """Create an API key; it is printed once on standard output and only its hash is stored."""
+    from .trust import identity
+
+    engine = _open_store(_settings(config_file, data_dir=data_dir, database_url=database_url))
+    expires = time.time_ns() + expires_days * 86_400 * 1_000_000_000 if expires_days else None
+    try:
+        key, info = identity.create_key(
+            engine,
+            identity.principal_id(engine, principal),
+            name=key_name,
+            scopes=scopes,
+            project=identity.project_id(engine, project),
+            expires_ns=expires,
+        )
+    except WatchkeeperError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(key)
+    click.echo(f"key id {info.key_id}: store the key now, it is not shown again", err=True)
+
+
+@api_keys_cmd.command("list")
+@_common
+def api_keys_list(config_file: str | None, data_dir: str | None, database_url: str | None) -> None:
+    """List API keys (ids, owners, scopes, state) — never the keys themselves."""
+    from .trust import identity
+
+    engine = _open_store(_settings(config_file, data_dir=data_dir, database_url=database_url))
+    now = time.time_ns()
+    for k in identity.list_keys(engine):
+        state = "revoked" if k.revoked_ns else ("expired" if k.expires_ns and k.expires_ns <= now else "live")
+        click.echo(f"{k.key_id}\t{k.principal}\tproject {k.project_id}\t{' '.join(k.scopes)}\t{state}\t{k.name}")
+
+
+@api_keys_cmd.command("revoke")
+@_common
+@click.argument("key_id")
+def api_keys_revoke(config_file: str | None, data_dir: str | None, database_url: str | None, key_id: str) -> None:
+    """Revoke an API key at once (by its key id, the part after wk_)."""
+    from .trust import identity
+
+    engine = _open_store(_settings(config_file, data_dir=data_dir, database_url=database_url))
+    try:
+        identity.revoke_key(engine, key_id)
+    except WatchkeeperError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"revoked {key_id}")
+
+
+@main.group()
+def projects() -> None:
+    """Projects (tenants): each has its own records, roles and keys."""
+
+
+@projects.command("create")
+@_common
+@click.argument("name")
+def projects_create(config_file: str | None, data_dir: str | None, database_url: str | None, name: str) -> None:
+    """Create a project."""
+    from .trust import identity
+
+    engine = _open_store(_settings(config_file, data_dir=data_dir, database_url=database_url))
+    try:
+        pid = identity.create_project(engine, name)
+    except WatchkeeperError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"created project {name} (id {pid})")
+
+
+@main.command("access-log")
+@_common
+@click.option("--from", "from_", help="Start: RFC 3339 or ns since epoch.")
+@click.option("--to", help="End (exclusive).")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
+@click.option("--project", "project_id", type=int, help="One project id (default: all).")
+def access_log(
+    config_file: str | None,
+    data_dir: str | None,
+    database_url: str | None,
+    from_: str | None,
+    to: str | None,
+    fmt: str,
+    project_id: int | None,
+) -> None:
+    """Export the access log (who read which content, when, under which grant, why) for an auditor."""
+    from .server.api import parse_time
+    from .trust import audit
+
+    engine = _open_store(_settings(config_file, data_dir=data_dir, database_url=database_url))
+    try:
+        start, end = parse_time(from_, "from"), parse_time(to, "to")
+    except InputError as e:
+        raise click.BadParameter(str(e)) from None
+    after = None
+    while True:
+        page = audit.events(engine, project_id=project_id, start_ns=start, end_ns=end, after_index=after, limit=5000)
+        text = audit.export(page, fmt)
+        if fmt == "csv" and after is not None:
+            text = text.split("\n", 1)[1] if "\n" in text else ""
+        click.echo(text, nl=False)
+        if len(page) < 5000:
+            break
+        after = page[-1].log_index
+
+
+@main.group()
+def rules() -> None:
+    """Alert rules: check a rules file (rules, inhibit rules, routes, receivers) before a server loads it."""
+
+
+@rules.command("check")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=False))
+def rules_check(file: str) -> None:
+    """Check the alert rules FILE: every problem is printed with its file, line, rule and field, and the exit
+    status is 1. A good file prints each rule's rate, slices, detector and severity. See docs/alerting.md."""
+    from .alerting import Catalogue, RulesError, load_rules
+
+    catalogue = Catalogue.default()
+    try:
+        rs = load_rules(file, catalogue=catalogue)
+    except RulesError as e:
+        for p in e.problems:
+            click.echo(str(p), err=True)
+        click.echo(f"{len(e.problems)} problem(s); nothing was loaded", err=True)
+        raise SystemExit(1) from None
+    for w in rs.warnings:
+        click.echo(f"warning: {w}", err=True)
+    enabled = len(rs.enabled)
+    click.echo(f"{file}: {len(rs.rules)} rules ({enabled} enabled), {len(rs.receivers)} receivers: OK")
+    for r in rs.rules:
+        slices = ", ".join("global" if not d else " × ".join(d) for d in r.slices)
+        rate = catalogue.metrics.get(r.metric) or (
+            "a histogram measure" if r.metric in catalogue.measures else "not in the catalogue"
+        )
+        state = "" if r.enabled else " (disabled)"
+        click.echo(f"  {r.name}{state}: {r.metric} = {rate}")
+        click.echo(f"    slices {slices}; {r.detector} ({r.sensitivity}); {r.severity}")
+
+
+@main.command()
+@_common
+@click.option("--rules", "rules_file", type=click.Path(dir_okay=False), help="Rules file (default: the server's).")
+@click.option("--from", "start", required=True, help="Start of the replay: RFC 3339, or a duration ago (7d).")
+@click.option("--to", "end", help="End of the replay: RFC 3339, or a duration ago; default: now.")
+@click.option("--step", default="5m", show_default=True, help="Event time between ticks: 1m, 5m, 1h.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of text.")
+def backtest(
+    config_file: str | None,
+    data_dir: str | None,
+    database_url: str | None,
+    rules_file: str | None,
+    start: str,
+    end: str | None,
+    step: str,
+    as_json: bool,
+) -> None:
+    """Replay the stored history through the alert rules: every alert that would have fired, with its estimated
+    start, fire time and delay, and every notification that would have been sent. Nothing is stored or sent."""
+    from .alerting import RulesError, load_rules
+    from .alerting._labels import parse_duration, parse_rfc3339, rfc3339
+    from .alerting.rollup_source import replay
+
+    s = _settings(config_file, data_dir=data_dir, database_url=database_url)
+    now = time.time_ns() // 10**9 * 10**9
+
+    def when(text: str, name: str) -> int:
+        try:
+            return parse_rfc3339(text) or 0
+        except ValueError:
+            pass
+        try:
+            return now - parse_duration(text)
+        except ValueError:
+            raise click.BadParameter("must be an RFC 3339 time or a duration ago (7d)", param_hint=name) from None
+
+    start_ns, end_ns = when(start, "--from"), when(end, "--to") if end else now
+    try:
+        step_ns = parse_duration(step)
+    except ValueError as e:
+        raise click.BadParameter(f"{e}", param_hint="--step") from None
+    if step_ns <= 0:
+        raise click.BadParameter("must be longer than 0s", param_hint="--step")
+    if end_ns <= start_ns:
+        raise click.BadParameter("must be after --from", param_hint="--to")
+    try:
+        rs = load_rules(rules_file or s.alert_rules_file or None)
+    except RulesError as e:
+        raise click.ClickException(f"{e}; check it with `watchkeeper rules check FILE`") from None
+    store = _open_store(s)
+    try:
+        report = replay(
+            store,
+            rs,
+            start_ns=start_ns,
+            end_ns=end_ns,
+            step_ns=step_ns,
+            new_account_days=s.new_account_days,
+            minute_days=s.rollup_minute_days,
+        )
+    finally:
+        store.dispose()
+
+    def at(ns: int | None) -> str | None:
+        return rfc3339(ns) if ns is not None else None
+
+    def delay_s(e: Any) -> int | None:
+        known = e.fired_ns is not None and e.estimated_start_ns is not None
+        return (e.fired_ns - e.estimated_start_ns) // 10**9 if known else None
+
+    if as_json:
+        doc = {
+            "ticks": report.ticks,
+            "episodes": [
+                {"alertname": e.rule, "fingerprint": e.fingerprint, "labels": e.labels, "state": e.state,
+                 "estimated_start": at(e.estimated_start_ns), "pending": at(e.starts_ns), "fired": at(e.fired_ns),
+                 "ended": at(e.ends_ns), "delay_s": delay_s(e)}
+                for e in report.episodes
+            ],
+            "notifications": [
+                {"at": at(n.at_ns), "receiver": n.receiver, "status": n.status, "group_key": n.group_key,
+                 "alerts": [a.fingerprint for a in n.alerts]}
+                for n in report.notifications
+            ],
+        }  # fmt: skip
+        click.echo(json.dumps(doc, indent=2))
+        return
+    fired = [e for e in report.episodes if e.fired_ns is not None]
+    click.echo(
+        f"{report.ticks} ticks from {rfc3339(start_ns)} to {rfc3339(end_ns)}: {len(fired)} alert(s) fired "
+        f"({len(report.episodes) - len(fired)} pending only), {len(report.notifications)} notification(s)"
+    )
+    for ep in fired:
+        where = ", ".join(f"{k}={v}" for k, v in ep.labels.items() if k not in ("alertname", "metric", "severity"))
+        d = delay_s(ep)
+        delay = f"{d // 60} min after its estimated start" if d is not None else "not dated"
+        click.echo(f"  {ep.rule} [{ep.labels.get('severity')}] {where}")
+        ended = at(ep.ends_ns) or "-"
+        click.echo(f"    started ~{at(ep.estimated_start_ns) or '?'}, fired {at(ep.fired_ns)} ({delay}), ended {ended}")
+    for n in report.notifications:
+        click.echo(f"  notify {n.receiver} at {at(n.at_ns)}: {n.status}, {len(n.alerts)} alert(s), {n.group_key}")
+
+
+@main.group()
+def silence() -> None:
+    """Silences: mute the notifications of matching alerts for a while (alerts still fire and are recorded)."""
+
+
+@silence.command("add")
+@_common
+@click.option(
+    "--matcher",
+    "-m",
+    "matchers",
+    multiple=True,
+    required=True,
+    help='A matcher: name="value", name!="value", name=~"regex" or name!~"regex"; repeat for more (all must match).',
+)
+@click.option("--duration", help="How long, from the start: 30m, 2h, 1d.")
+@click.option("--end", help="Or the end time (RFC 3339).")
+@click.option("--start", help="Start time (RFC 3339); default: now.")
+@click.option("--author", required=True, help="Who creates the silence.")
+@click.option("--comment", required=True, help="Why: the incident, ticket or maintenance it is for.")
+@click.option("--project", "project_id", type=int, default=1, show_default=True, help="The project id.")
+def silence_add(
+    config_file: str | None,
+    data_dir: str | None,
+    database_url: str | None,
+    matchers: tuple[str, ...],
+    duration: str | None,
+    end: str | None,
+    start: str | None,
+    author: str,
+    comment: str,
+    project_id: int,
+) -> None:
+    """Add a silence; prints its id (needed to expire it early)."""
+    from .alerting.silences import add_silence, parse_silence_matchers, silence_window
+
+    s = _settings(config_file, data_dir=data_dir, database_url=database_url)
+    try:
+        starts, ends = silence_window(start=start, end=end, duration=duration)
+        sil = add_silence(
+            _open_store(s),
+            matchers=parse_silence_matchers(matchers),
+            starts_ns=starts,
+            ends_ns=ends,
+            created_by=author,
+            comment=comment,
+            project_id=project_id,
+        )
+    except InputError as e:
+        raise click.BadParameter(str(e)) from None
+    click.echo(f"silence {sil.id} from {_utc(sil.starts_ns)} to {_utc(sil.ends_ns)}")
+
+
+@silence.command("list")
+@_common
+@click.option("--state", type=click.Choice(["active", "pending", "expired"]), help="Only silences in this state.")
+@click.option("--project", "project_id", type=int, default=1, show_default=True, help="The project id.")
+def silence_list(
+    config_file: str | None, data_dir: str | None, database_url: str | None, state: str | None, project_id: int
+) -> None:
+    """List silences, oldest start first: id, state, window, matchers, author and comment."""
+    from .alerting.silences import list_silences
+
+    s = _settings(config_file, data_dir=data_dir, database_url=database_url)
+    now = time.time_ns()
+    found = list_silences(_open_store(s), project_id=project_id, state=state, now_ns=now)
+    if not found:
+        click.echo("no silences")
+    for x in found:
+        ms = ",".join(str(m) for m in x.matchers)
+        click.echo(
+            f"{x.id}\t{x.state(now)}\t{_utc(x.starts_ns)} → {_utc(x.ends_ns)}\t{{{ms}}}\t{x.created_by}\t{x.comment}"
+        )
+
+
+@silence.command("expire")
+@_common
+@click.argument("silence_id")
+@click.option("--project", "project_id", type=int, default=1, show_default=True, help="The project id.")
+def silence_expire(
+    config_file: str | None, data_dir: str | None, database_url: str | None, silence_id: str, project_id: int
+) -> None:
+    """Expire the silence SILENCE_ID now (see `watchkeeper silence list`)."""
+    from .alerting.silences import expire_silence
+
+    s = _settings(config_file, data_dir=data_dir, database_url=database_url)
+    try:
+        x = expire_silence(_open_store(s), silence_id, project_id=project_id)
+    except WatchkeeperError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"silence {x.id} expired at {_utc(x.ends_ns)}")
 
 
 def run() -> None:

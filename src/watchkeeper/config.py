@@ -168,7 +168,7 @@ SETTINGS: tuple[Setting, ...] = (
         "retention_aggregate_days",
         int,
         0,
-        "Days aggregates (rollups) are kept; 0: the profile's period. Enforced once rollups are stored.",
+        "Days aggregates (1-hour rollup buckets) are kept; 0: the profile's period.",
     ),
     Setting(
         "retention_audit_days",
@@ -182,6 +182,12 @@ SETTINGS: tuple[Setting, ...] = (
         Table(),
         "Per-project retention: the [retention.projects.<id>] tables of the config file (or JSON in the environment "
         "variable), each with profile and/or payload_days, metadata_days, aggregate_days, audit_days.",
+    ),
+    Setting(
+        "rollup_minute_days",
+        int,
+        7,
+        "Days 1-minute rollup buckets are kept; 1-hour buckets are kept for the aggregates retention period.",
     ),
     Setting("purge_interval_s", int, 3600, "Seconds between the server's retention purges; 0 disables the purge."),
     Setting(
@@ -211,6 +217,95 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "sequencer_batch", int, 5000, "Most stored spans the log's sequencer appends to the tree in one transaction."
+    ),
+    Setting(
+        "auth",
+        bool,
+        True,
+        "Require a login (web) or an API key (API, OTLP) on every route but /healthz, /readyz and /login. Off: one "
+        "local operator holds every permission (content reads are still audited); refused unless host is loopback.",
+    ),
+    Setting("session_ttl_s", int, 12 * 3600, "Seconds a web login lasts before the user must log in again."),
+    Setting(
+        "cookie_secure",
+        bool,
+        True,
+        "Mark the login cookie Secure: browsers send it only over HTTPS (and to http://localhost). Turn off only "
+        "behind a TLS-terminating proxy that talks plain HTTP to the browser's address.",
+    ),
+    Setting("grant_max_s", int, 8 * 3600, "Longest access an approved drill-down request may grant, in seconds."),
+    Setting("break_glass_s", int, 15 * 60, "Seconds a break-glass self-grant lasts."),
+    Setting(
+        "break_glass_review_s",
+        int,
+        24 * 3600,
+        "Seconds within which someone else must review a break-glass use before it is flagged overdue.",
+    ),
+    Setting(
+        "rollup_pairs",
+        str,
+        "language:model_version,client_name:client_version,mcp_server:client,region:plan_tier,model:prompt_version",
+        "Dimension pairs the rollups count together, as a:b,c:d (each dimension is always counted alone). A pair "
+        "added later counts from then on; 'watchkeeper rollups rebuild' counts the past.",
+    ),
+    Setting(
+        "rollup_max_values",
+        int,
+        100,
+        "Values per dimension with rollup rows of their own (first come; a value unseen for 30 days gives its "
+        "place up); further values are counted as (other).",
+    ),
+    Setting(
+        "new_account_days",
+        int,
+        30,
+        "Accounts younger than this many days are 'new' in the account_age slices (explorer default and /metrics); "
+        "one of 1, 3, 7, 14, 30, 60, 90, 180, 365.",
+    ),
+    Setting(
+        "metrics_slice_dimensions",
+        str,
+        "account_age,language,region,plan_tier,client_name,model,tool_name",
+        "Dimensions whose values label the per-slice rates on /metrics (comma-separated; empty: none).",
+    ),
+    Setting(
+        "metrics_slice_window_s",
+        int,
+        300,
+        "Seconds of recent traffic (event time) the per-slice rates on /metrics count, read from 1-minute rollups.",
+    ),
+    Setting(
+        "alert_rules_file",
+        str,
+        "",
+        "YAML file of alert rules, inhibit rules, routes and receivers (docs/alerting.md); check it with `watchkeeper "
+        "rules check FILE`. Empty: the built-in rules, which record alerts and send no notification.",
+    ),
+    Setting(
+        "alert_interval_s",
+        int,
+        60,
+        "Seconds between evaluations of the alert rules (each on the records' event time); 0 disables alerting.",
+    ),
+    Setting(
+        "notifier_timeout_s",
+        int,
+        10,
+        "Seconds a notifier waits for a receiver (HTTP or SMTP) before the attempt counts as failed.",
+    ),
+    Setting(
+        "notifier_attempts",
+        int,
+        5,
+        "Attempts per notification, with exponential backoff and jitter between them, before it is recorded as a "
+        "delivery failure (and counted in watchkeeper_alert_delivery_failures_total).",
+    ),
+    Setting(
+        "external_url",
+        str,
+        "",
+        "The address users reach this server at (e.g. https://watchkeeper.example.org), for the links in "
+        "notifications (externalURL, generatorURL). Empty: notifications carry no links back.",
     ),
 )
 
@@ -246,6 +341,7 @@ class Settings:
     retention_aggregate_days: int = 0
     retention_audit_days: int = 0
     retention: Mapping[str, Any] = Table()
+    rollup_minute_days: int = 7
     purge_interval_s: int = 3600
     purge_batch_size: int = 500
     log_signing_key_file: str = ""
@@ -253,6 +349,24 @@ class Settings:
     checkpoint_max_leaves: int = 10_000
     checkpoint_idle_s: int = 300
     sequencer_batch: int = 5000
+    auth: bool = True
+    session_ttl_s: int = 12 * 3600
+    cookie_secure: bool = True
+    grant_max_s: int = 8 * 3600
+    break_glass_s: int = 15 * 60
+    break_glass_review_s: int = 24 * 3600
+    rollup_pairs: str = (
+        "language:model_version,client_name:client_version,mcp_server:client,region:plan_tier,model:prompt_version"
+    )
+    rollup_max_values: int = 100
+    new_account_days: int = 30
+    metrics_slice_dimensions: str = "account_age,language,region,plan_tier,client_name,model,tool_name"
+    metrics_slice_window_s: int = 300
+    alert_rules_file: str = ""
+    alert_interval_s: int = 60
+    notifier_timeout_s: int = 10
+    notifier_attempts: int = 5
+    external_url: str = ""
 
     @property
     def url(self) -> str:
@@ -277,6 +391,15 @@ def _coerce(setting: Setting, value: Any, origin: str) -> Any:
         if not isinstance(value, Mapping):
             raise ConfigError(f"{origin}: {setting.name} must be a table")
         return Table(value)
+    if setting.type is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower() if isinstance(value, str | int) else ""
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{origin}: {setting.name} must be true or false")
     if setting.type is int:
         if isinstance(value, bool):
             raise ConfigError(f"{origin}: {setting.name} must be an integer")
@@ -290,6 +413,33 @@ def _coerce(setting: Setting, value: Any, origin: str) -> Any:
     if not isinstance(value, str):
         raise ConfigError(f"{origin}: {setting.name} must be a string")
     return value
+
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def check_auth(auth: bool, host: str) -> None:
+    """Refuses to serve without authentication on anything but a loopback address."""
+    if not auth and host not in LOOPBACK:
+        raise ConfigError(
+            f"auth = false serves every record to anyone who can reach the server, so it is only allowed when host "
+            f"is a loopback address ({', '.join(LOOPBACK)}); host is {host!r}"
+        )
+
+
+def _check_rollups(values: dict[str, Any]) -> None:
+    from ._rollup import DIMENSIONS, check_new_days, parse_pairs  # the rollup model's own names
+
+    try:
+        parse_pairs(values["rollup_pairs"])
+        check_new_days(values["new_account_days"])
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    for d in values["metrics_slice_dimensions"].split(","):
+        if d.strip() and d.strip() not in DIMENSIONS:
+            raise ConfigError(
+                f"metrics_slice_dimensions: unknown dimension {d.strip()!r}; known: {', '.join(DIMENSIONS)}"
+            )
 
 
 def _validate(values: dict[str, Any]) -> None:
@@ -321,9 +471,22 @@ def _validate(values: dict[str, Any]) -> None:
         "checkpoint_max_leaves",
         "checkpoint_idle_s",
         "sequencer_batch",
+        "session_ttl_s",
+        "grant_max_s",
+        "break_glass_s",
+        "break_glass_review_s",
+        "rollup_minute_days",
+        "rollup_max_values",
+        "metrics_slice_window_s",
+        "notifier_timeout_s",
+        "notifier_attempts",
     ):
         if values[name] <= 0:
             raise ConfigError(f"{name} must be positive")
+    if values["external_url"] and not values["external_url"].startswith(("http://", "https://")):
+        raise ConfigError("external_url must start with http:// or https://")
+    _check_rollups(values)
+    check_auth(values["auth"], values["host"])
     from .privacy.retention import check_retention  # the profile names and periods are the retention room's
 
     check_retention(values)

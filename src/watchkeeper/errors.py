@@ -9,7 +9,9 @@
     │   │   └── trust.ForkError    two checkpoints of one size with different roots
     │   ├── trust.ProofError       a malformed or failing inclusion/consistency proof; HTTP 422
     │   └── trust.LeafError        malformed log-leaf bytes; HTTP 422
-    ├── Forbidden              the caller may not do this (no or wrong admin token); HTTP 403
+    ├── Unauthenticated        no, expired, revoked or malformed credentials; HTTP 401
+    ├── Forbidden              the caller may not do this (role, scope or grant missing); HTTP 403
+    │   └── AuditUnavailable   the access log could not record a read, so the read is refused (fail closed); 503
     ├── NotFound               the thing asked for does not exist; HTTP 404
     ├── Conflict               the request contradicts the stored state (e.g. a legal hold); HTTP 409
     ├── Overloaded             the ingest queue is full; HTTP 429 with Retry-After
@@ -94,6 +96,22 @@ class Forbidden(WatchkeeperError):
     type_slug = "forbidden"
 
 
+class Unauthenticated(WatchkeeperError):
+    """No credentials, or credentials that are malformed, unknown, expired or revoked (one message for all kinds)."""
+
+    status = 401
+    title = "Unauthenticated"
+    type_slug = "unauthenticated"
+
+
+class AuditUnavailable(Forbidden):
+    """A read of content was refused because the access log could not record it first (fail closed)."""
+
+    status = 503
+    title = "Audit log unavailable"
+    type_slug = "audit-unavailable"
+
+
 class ContentLocked(WatchkeeperError):
     """Encrypted content that cannot be opened here. Never falls back to anything but this error."""
 
@@ -103,6 +121,7 @@ class ContentLocked(WatchkeeperError):
 
 
 __all__ = [
+    "AuditUnavailable",
     "ConfigError",
     "Conflict",
     "ContentLocked",
@@ -112,6 +131,7 @@ __all__ = [
     "Overloaded",
     "PayloadTooLarge",
     "StorageError",
+    "Unauthenticated",
     "UnsupportedMediaType",
     "WatchkeeperError",
 ]

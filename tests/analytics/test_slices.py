@@ -21,6 +21,7 @@ from watchkeeper.analytics import (
     Window,
     diff_interval,
     parse_duration,
+    rebuild_rollups,
     wilson,
     z_score,
 )
@@ -60,11 +61,13 @@ def row(start: int, *, kind: str = "llm", status: str = "ok", root: bool = False
 
 
 def store(db: Engine, rows: list[dict[str, Any]], fb: list[dict[str, Any]] = ()) -> SliceExplorer:  # type: ignore[assignment]
+    """Rows written straight to the tables, as a store from before the rollups holds them; then the backfill."""
     keys = {k for r in rows for k in r}
     with db.begin() as conn:
         conn.execute(insert(spans), [{k: r.get(k) for k in keys} for r in rows])
         if fb:
             conn.execute(insert(feedback), list(fb))
+    rebuild_rollups(db)
     return SliceExplorer(db)
 
 

@@ -72,7 +72,7 @@ def key_file(tmp_path: Path) -> Path:
 
 
 def app_settings(tmp_path: Path, db_url: str, **kw: object) -> Settings:
-    return replace(Settings(data_dir=str(tmp_path / "data"), database_url=db_url), **kw)  # type: ignore[arg-type]
+    return replace(Settings(auth=False, data_dir=str(tmp_path / "data"), database_url=db_url), **kw)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -101,7 +101,7 @@ def test_content_reads_back_through_the_api_but_no_planted_plaintext_is_in_the_f
 ) -> None:
     url = f"sqlite:///{tmp_path / 'wk.db'}"
     secret_a, secret_b, tool_secret, fb_secret = canary(), canary(), canary(), canary()
-    s = Settings(database_url=url, encryption_key_file=str(key_file))
+    s = Settings(auth=False, database_url=url, encryption_key_file=str(key_file))
     with TestClient(create_app(s)) as client:
         ingest(
             client,
@@ -138,7 +138,7 @@ def test_the_same_scan_finds_the_canary_when_encryption_is_off(tmp_path: Path) -
     """The control for the test above: a scan that could not see plaintext would prove nothing."""
     url = f"sqlite:///{tmp_path / 'wk.db'}"
     c = canary()
-    with TestClient(create_app(Settings(database_url=url))) as client:
+    with TestClient(create_app(Settings(auth=False, database_url=url))) as client:
         ingest(client, [span_doc(1, 1, subject="alice", session="s1", text=c)])
         assert c.encode() in raw_bytes(url)
 
@@ -195,16 +195,16 @@ def test_a_store_with_sealed_content_refuses_to_start_without_the_key_and_never_
     tmp_path: Path, key_file: Path
 ) -> None:
     url = f"sqlite:///{tmp_path / 'wk.db'}"
-    with TestClient(create_app(Settings(database_url=url, encryption_key_file=str(key_file)))) as client:
+    with TestClient(create_app(Settings(auth=False, database_url=url, encryption_key_file=str(key_file)))) as client:
         ingest(client, [span_doc(1, 1, subject="alice", session=None, text="hello")])
     with (
         pytest.raises(ConfigError, match="no key-encryption key is configured"),
-        TestClient(create_app(Settings(database_url=url))),
+        TestClient(create_app(Settings(auth=False, database_url=url))),
     ):
         pass
     other = tmp_path / "other.txt"
     other.write_text(generate_key())
-    wrong = Settings(database_url=url, encryption_key_file=str(other))
+    wrong = Settings(auth=False, database_url=url, encryption_key_file=str(other))
     with pytest.raises(ConfigError, match="wrapped by another key-encryption key"), TestClient(create_app(wrong)):
         pass
 
@@ -299,10 +299,8 @@ def test_erasing_a_subject_shreds_their_keys_and_content_and_leaves_others_untou
             ],
             [{"id": "fa", "trace_id": f"{1:032x}", "kind": "correction", "value": "alice wrote this", "time_ns": T0}],
         )
-        r = client.post("/api/v1/erasures", json={"subject_id": "alice"})
-        assert r.status_code == 403 and r.headers["content-type"].startswith("application/problem+json")
         r = client.post("/api/v1/erasures", json={"subject_id": "alice"}, headers={"Authorization": "Bearer wrong"})
-        assert r.status_code == 403
+        assert r.status_code == 401 and r.headers["content-type"].startswith("application/problem+json")
         r = client.post("/api/v1/erasures", json={"subject_id": "alice"}, headers={"Authorization": "Bearer t0ken"})
         assert r.status_code == 200, r.text
         report = r.json()
@@ -334,7 +332,7 @@ def test_erasing_a_subject_shreds_their_keys_and_content_and_leaves_others_untou
 def test_erasure_without_encryption_leaves_no_plaintext_in_the_sqlite_files(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'wk.db'}"
     alice, bob = canary(), canary()
-    with TestClient(create_app(Settings(database_url=url))) as client:
+    with TestClient(create_app(Settings(auth=False, database_url=url))) as client:
         ingest(
             client,
             [
@@ -352,7 +350,7 @@ def test_erasure_without_encryption_leaves_no_plaintext_in_the_sqlite_files(tmp_
 
 def test_erase_command_reports_what_it_erased(tmp_path: Path, key_file: Path) -> None:
     url = f"sqlite:///{tmp_path / 'wk.db'}"
-    with TestClient(create_app(Settings(database_url=url, encryption_key_file=str(key_file)))) as client:
+    with TestClient(create_app(Settings(auth=False, database_url=url, encryption_key_file=str(key_file)))) as client:
         ingest(client, [span_doc(1, 1, subject="carol", session="sc", text="hi")])
     env = {"WATCHKEEPER_ENCRYPTION_KEY": key_file.read_text().strip()}
     r = CliRunner().invoke(main, ["erase", "--subject", "carol", "--yes", "--database-url", url], env=env)

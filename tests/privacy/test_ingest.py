@@ -22,7 +22,7 @@ PASSWORD = "Winter#2024!"
 
 @pytest.fixture
 def app_and_dir(tmp_path: Path) -> Iterator[tuple[TestClient, Path]]:
-    app = create_app(Settings(data_dir=str(tmp_path)))
+    app = create_app(Settings(auth=False, data_dir=str(tmp_path)))
     with TestClient(app) as c:
         yield c, tmp_path
 

@@ -71,6 +71,7 @@ SECRETS = [
     ("xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx", "SLACK_TOKEN"),
     ("sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc", "STRIPE_KEY"),
     ("AIzaSyD-" + "1234567890abcdefghijKLMNOPQRSTU", "GOOGLE_API_KEY"),
+    ("wk_3kT9qPzA_" + "abcdefghijklmnopqrstuvwxyzABCDEF_1Beq0M", "WATCHKEEPER_KEY"),
     ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U", "JWT"),
     (
         "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7\n"

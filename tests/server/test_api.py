@@ -35,7 +35,9 @@ def span(trace: str = "a" * 32, span_id: str = "b" * 16, **kw: Any) -> dict[str,
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
-    app = create_app(Settings(data_dir=str(tmp_path), max_body_bytes=64 * 1024, max_string_chars=5000, max_depth=8))
+    app = create_app(
+        Settings(auth=False, data_dir=str(tmp_path), max_body_bytes=64 * 1024, max_string_chars=5000, max_depth=8)
+    )
     with TestClient(app) as c:
         yield c
 

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 
 
 def start_server(args: list[str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, WATCHKEEPER_LOG_LEVEL="warning")
+    env = dict(os.environ, WATCHKEEPER_LOG_LEVEL="warning", WATCHKEEPER_AUTH="false")
     with log.open("ab") as out:  # the child keeps its own copy of the descriptor
         proc = subprocess.Popen(
             [sys.executable, "-m", "watchkeeper.cli", "serve", "--port", str(port), *args],

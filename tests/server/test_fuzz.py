@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 from watchkeeper.config import Settings
 from watchkeeper.server import create_app
 
-_app = create_app(Settings(data_dir=tempfile.mkdtemp(prefix="wk-fuzz-"), max_body_bytes=256 * 1024))
+_app = create_app(Settings(auth=False, data_dir=tempfile.mkdtemp(prefix="wk-fuzz-"), max_body_bytes=256 * 1024))
 _client = TestClient(_app)
 _client.__enter__()  # start the store for the whole module; closed at interpreter exit
 

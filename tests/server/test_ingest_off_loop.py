@@ -40,7 +40,7 @@ def otlp_body(n: int = 3) -> bytes:
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(data_dir=str(tmp_path), queue_max_records=10))) as c:
+    with TestClient(create_app(Settings(auth=False, data_dir=str(tmp_path), queue_max_records=10))) as c:
         yield c
 
 

@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 @pytest.fixture
 def server(db_url: str, tmp_path: Path) -> Iterator[ServerHandle]:
     overrides = {} if db_url.startswith("sqlite") else {"database_url": db_url}
-    with running_server(tmp_path / "data", **overrides) as handle:
+    with running_server(tmp_path / "data", **{"auth": False, **overrides}) as handle:
         yield handle
 
 

@@ -277,14 +277,14 @@ def client(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     """The server in-process, holding the fixture traces, on each store engine."""
     data_dir = str(tmp_path_factory.mktemp("pages"))
     url = "" if request.param == "sqlite" else _emptied(request.getfixturevalue("pg_url"))
-    with TestClient(create_app(Settings(data_dir=data_dir, database_url=url))) as c:
+    with TestClient(create_app(Settings(auth=False, data_dir=data_dir, database_url=url))) as c:
         ingest_all(c)
         yield c
 
 
 @pytest.fixture
 def empty_client(tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(data_dir=str(tmp_path)))) as c:
+    with TestClient(create_app(Settings(auth=False, data_dir=str(tmp_path)))) as c:
         yield c
 
 

@@ -61,7 +61,7 @@ class Server:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A real server (uvicorn, 127.0.0.1, a free port) holding the fixture traces."""
-    with running_server(tmp_path_factory.mktemp("browser")) as handle:
+    with running_server(tmp_path_factory.mktemp("browser"), auth=False) as handle:
         srv = Server(handle.url)
         body = {"spans": support_trace() + billing_trace() + hostile_trace(), "feedback": feedback()}
         srv.post("/api/v1/ingest", body)

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 
 
 def start_workers(data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, WATCHKEEPER_LOG_LEVEL="warning")
+    env = dict(os.environ, WATCHKEEPER_LOG_LEVEL="warning", WATCHKEEPER_AUTH="false")
     cmd = [sys.executable, "-m", "watchkeeper.cli", "serve", "--workers", "2", "--port", str(port)]
     with log.open("ab") as out:
         proc = subprocess.Popen(

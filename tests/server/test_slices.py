@@ -46,7 +46,7 @@ def tool_spans(region: str, total: int, errors: int, minutes_ago: float, tag: in
 def client(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     """The server in-process: EU's tool calls started failing in the last half hour; US's did not."""
     url = "" if request.param == "sqlite" else _emptied(request.getfixturevalue("pg_url"))
-    app = create_app(Settings(data_dir=str(tmp_path_factory.mktemp("slices")), database_url=url))
+    app = create_app(Settings(auth=False, data_dir=str(tmp_path_factory.mktemp("slices")), database_url=url))
     with TestClient(app) as c:
         spans = (
             tool_spans("eu", 60, 1, 120, 1)

@@ -33,7 +33,7 @@ def fault_end(now_ns: int, w: DegradedWindow) -> int:
 @pytest.fixture(scope="module")
 def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, int]]:
     """A real server holding 2 hours of demo traffic (30 traces a minute) that end with a degraded window."""
-    with running_server(tmp_path_factory.mktemp("slices")) as handle:
+    with running_server(tmp_path_factory.mktemp("slices"), auth=False) as handle:
         handle.app.state.demo = True  # the pages read it per request: the synthetic-data banner shows
         end = fault_end(time.time_ns(), DegradedWindow())
         rt = handle.app.state.runtime

@@ -239,7 +239,9 @@ def test_the_merge_delay_is_the_age_of_the_oldest_unsequenced_span(db: Engine) -
 
 
 def test_the_api_serves_the_checkpoint_proofs_leaves_and_evidence(tmp_path: Path) -> None:
-    s = Settings(data_dir=str(tmp_path), max_future_s=10**10, checkpoint_interval_s=1, checkpoint_max_leaves=4)
+    s = Settings(
+        auth=False, data_dir=str(tmp_path), max_future_s=10**10, checkpoint_interval_s=1, checkpoint_max_leaves=4
+    )
     body = {
         "spans": [
             {
@@ -302,7 +304,7 @@ def test_log_routes_reject_indexes_beyond_64_bits_with_a_problem(tmp_path: Path)
     from watchkeeper.config import Settings
     from watchkeeper.server import create_app
 
-    with TestClient(create_app(Settings(data_dir=str(tmp_path)))) as client:
+    with TestClient(create_app(Settings(auth=False, data_dir=str(tmp_path)))) as client:
         for url in (
             "/api/v1/log/leaves/99999999999999999999999",
             "/api/v1/log/proof/inclusion?index=99999999999999999999999",

@@ -1,7 +1,7 @@
 """The ingest pipeline: small ordered processors between the decoders and the writer.
 
-The chain is one visible list, built by :func:`default_chain`. Later processors (redact, enrich, seal) slot in here
-without reshaping anything: each takes a :class:`Batch` and returns it.
+The chain is one visible list, built by :func:`default_chain`. Each takes a :class:`Batch` and returns it: validate,
+redact, enrich, price, rollup (the batch's rollup increments), pack, seal.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from .enrich import Enrich
 from .pack import pack
 from .pricing import BUILTIN_PRICES, Price, Pricer, PriceTable
 from .redact import Redact
+from .rollup import Rollup, rollup_config
 from .validate import Validate
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ def default_chain(
         Redact(make_redactor(settings.privacy, settings.privacy_hmac_key or None)),
         Enrich(),  # after Redact: detectors see redacted text only
         Pricer(prices or PriceTable.load(settings.prices_file or None)),
+        Rollup(rollup_config(settings)),  # metadata and labels only; the writer adds it with the records
         pack,
     ]
     if keyring is not None:
@@ -53,6 +55,7 @@ __all__ = [
     "Pricer",
     "Processor",
     "Redact",
+    "Rollup",
     "Validate",
     "default_chain",
     "pack",

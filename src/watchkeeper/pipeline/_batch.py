@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from .._rollup import RollupDelta
 from ..records import Feedback, Span
 
 
@@ -29,6 +30,8 @@ class Batch:
     feedback_payloads: list[bytes | None] = field(default_factory=list)
     # Records a processor chose to drop, by reason: an explicit, counted outcome, never a swallowed exception.
     dropped: Counter[str] = field(default_factory=Counter)
+    # Filled by the ``rollup`` processor: what the spans add to the rollups (the writer adds it when it stores them).
+    rollups: RollupDelta | None = None
 
     def __len__(self) -> int:
         return len(self.spans) + len(self.feedback)

@@ -36,6 +36,7 @@ SLACK_TOKEN = "SLACK_TOKEN"  # noqa: S105 - an entity type name
 STRIPE_KEY = "STRIPE_KEY"
 GOOGLE_API_KEY = "GOOGLE_API_KEY"
 JWT = "JWT"
+WATCHKEEPER_KEY = "WATCHKEEPER_KEY"
 PRIVATE_KEY = "PRIVATE_KEY"
 PASSWORD = "PASSWORD"  # noqa: S105 - an entity type name
 SECRET = "SECRET"  # noqa: S105 - an entity type name
@@ -56,6 +57,7 @@ SECRET_TYPES: frozenset[str] = frozenset(
         STRIPE_KEY,
         GOOGLE_API_KEY,
         JWT,
+        WATCHKEEPER_KEY,
         PRIVATE_KEY,
         PASSWORD,
         SECRET,

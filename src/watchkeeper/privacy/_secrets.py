@@ -210,6 +210,12 @@ def builtin_secret_recognisers() -> list[object]:
             (r"AIza[0-9A-Za-z_\-]{35}", r"GOCSPX-", r"ya29\."),
         ),
         _token(
+            "watchkeeper_key",
+            m.WATCHKEEPER_KEY,
+            rf"{_START}wk_[0-9A-Za-z]{{8}}_[0-9A-Za-z]{{32}}_[0-9A-Za-z]{{6}}{_END}",
+            (r"wk_[0-9A-Za-z]{8}_",),
+        ),
+        _token(
             "jwt",
             m.JWT,
             rf"{_START}eyJ[A-Za-z0-9_\-]{{8,}}\.[A-Za-z0-9_\-]{{4,}}\.[A-Za-z0-9_\-]*{_END}",

@@ -2,7 +2,8 @@
 
 Four data classes, shortest-lived first: ``payloads`` (the content blob of spans and feedback: messages, tool
 arguments and results), ``metadata`` (the span and feedback rows themselves: ids, times, models, tokens, cost),
-``aggregates`` (rollups; enforced by the analytics room once it stores them) and ``audit`` (audit records;
+``aggregates`` (rollups: 1-hour buckets for the period, 1-minute buckets for ``rollup_minute_days`` at most; they
+hold no ids and no content, so holds do not apply to them) and ``audit`` (audit records;
 enforced by the trust room once it stores them). A profile gives each class a period in days; settings override
 single classes, and ``[retention.projects.<id>]`` sections in the config file override per project.
 
@@ -26,8 +27,9 @@ from sqlalchemy import ColumnElement, Engine, Table, and_, delete, func, insert,
 
 from ..config import Settings
 from ..errors import ConfigError
+from ..store._rollups import purge_buckets
 from ..store.engine import is_sqlite
-from ..store.tables import feedback, privacy_events, spans
+from ..store.tables import feedback, privacy_events, rollups, spans
 from .holds import any_active_hold, held
 
 log = logging.getLogger("watchkeeper.privacy.retention")
@@ -35,7 +37,7 @@ log = logging.getLogger("watchkeeper.privacy.retention")
 DATA_CLASSES = ("payloads", "metadata", "aggregates", "audit")
 # the classes this room enforces today, in the order a purge runs them: rows first, so no payload is nulled in a
 # row that is deleted a moment later
-ENFORCED = ("metadata", "payloads")
+ENFORCED = ("metadata", "payloads", "aggregates")
 DAY_NS = 86_400 * 1_000_000_000
 _RUN_ORDER = (*ENFORCED, *(c for c in DATA_CLASSES if c not in ENFORCED))
 MAX_DAYS = 36_500  # a century: enough for any schedule, and far from integer overflow in nanoseconds
@@ -128,6 +130,7 @@ class RetentionPolicy:
     profile: str = "default"
     days: Mapping[str, int] = field(default_factory=dict)
     projects: Mapping[int, ProjectOverride] = field(default_factory=dict)
+    rollup_minute_days: int = 7  # 1-minute rollup buckets: kept this long, or the aggregates period if shorter
 
     def for_project(self, project_id: int) -> ProjectRetention:
         """The periods for a project: its own profile (or the global profile and overrides), then its overrides."""
@@ -225,7 +228,8 @@ def _project_overrides(table: Mapping[str, Any]) -> dict[int, ProjectOverride]:
 
 def _from_values(values: Mapping[str, Any]) -> RetentionPolicy:
     days = {cls: values[f"retention_{key}"] for cls, key in DAY_KEYS.items() if values[f"retention_{key}"]}
-    return make_policy(values["retention_profile"], days, _project_overrides(values["retention"]))
+    policy = make_policy(values["retention_profile"], days, _project_overrides(values["retention"]))
+    return replace(policy, rollup_minute_days=int(values.get("rollup_minute_days", 7)))
 
 
 def check_retention(values: Mapping[str, Any]) -> None:
@@ -235,7 +239,8 @@ def check_retention(values: Mapping[str, Any]) -> None:
 
 def policy_from_settings(settings: Settings) -> RetentionPolicy:
     """The policy the settings describe: the ``retention_*`` settings and ``[retention.projects.<id>]`` tables."""
-    return _from_values({f: getattr(settings, f) for f in settings.__dataclass_fields__ if f.startswith("retention")})
+    names = [f for f in settings.__dataclass_fields__ if f.startswith("retention")] + ["rollup_minute_days"]
+    return _from_values({f: getattr(settings, f) for f in names})
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -273,7 +278,7 @@ def _projects(engine: Engine, policy: RetentionPolicy) -> list[int]:
     ids: set[int] = set(policy.projects)
     with engine.connect() as conn:
         ids.update(conn.execute(text("SELECT id FROM projects")).scalars())
-        for table in ("spans", "feedback"):
+        for table in ("spans", "feedback", "rollups"):
             ids.update(
                 conn.execute(
                     text(
@@ -366,7 +371,8 @@ def purge(
     """Purges what the policy says has expired by ``now_ns`` and reports what it did, per project and data class.
 
     Payloads older than their period are nulled in spans and feedback (the rows stay for the aggregates); rows
-    older than the metadata period are deleted. Records protected by an active legal hold are skipped. Unless
+    older than the metadata period are deleted; rollup buckets older than the aggregates period (1-minute ones older
+    than ``rollup_minute_days``) are deleted. Records protected by an active legal hold are skipped. Unless
     ``dry_run``, one ``privacy_events`` row is written per project and enforced class, and freed space is given
     back to the file system where the store allows it (:func:`reclaim_space`). ``stop`` ends the run between two
     batches; the classes done so far are recorded with what they counted.
@@ -385,6 +391,14 @@ def purge(
                 results.append(ClassResult(pid, cls, pr.policy, days, cutoff, 0, 0, enforced=False))
                 continue
             started = time.time_ns()
+            if cls == "aggregates":
+                minute_cut = now - min(policy.rollup_minute_days, days) * DAY_NS
+                count, batches = _purge_rollups(engine, pid, cutoff, minute_cut, batch_size, dry_run, stop)
+                results.append(ClassResult(pid, cls, pr.policy, days, cutoff, count, batches, enforced=True))
+                if not dry_run:
+                    changed += count
+                    _record(engine, pid, cls, pr.policy, cutoff, count, started)
+                continue
             is_payloads = cls == "payloads"
             floor = now - pr.periods.metadata * DAY_NS if is_payloads else None
             count = batches = 0
@@ -403,6 +417,25 @@ def purge(
                 return PurgeReport(dry_run, now, tuple(results))
     reclaimed = reclaim_space(engine) if reclaim and changed and not dry_run else 0
     return PurgeReport(dry_run, now, tuple(results), reclaimed)
+
+
+def _purge_rollups(
+    engine: Engine,
+    pid: int,
+    hour_cut: int,
+    minute_cut: int,
+    batch_size: int,
+    dry_run: bool,
+    stop: threading.Event | None,
+) -> tuple[int, int]:
+    """Rollup rows whose bucket started before the cutoff of their width: counted, or deleted in batches."""
+    cutoffs = {3600: hour_cut, 60: minute_cut}
+    if not dry_run:
+        return purge_buckets(engine, pid, cutoffs, batch_size=batch_size, stop=stop)
+    expired = or_(*[and_(rollups.c.width_s == w, rollups.c.bucket_ns < c) for w, c in cutoffs.items()])
+    with engine.connect() as conn:
+        q = select(func.count()).select_from(rollups).where(rollups.c.project_id == pid, expired)
+        return int(conn.execute(q).scalar_one()), 0
 
 
 def _record(engine: Engine, pid: int, cls: str, policy: str, cutoff: int, count: int, started: int) -> None:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from ..errors import Forbidden
 from ..privacy.erasure import erase_subject
+from ..trust.identity import Principal
+from ..trust.roles import Permission
+from ._auth import requires
 from ._runtime import Runtime
 from .api import PROBLEM
 
@@ -32,15 +33,6 @@ class ErasureOut(BaseModel):
     finished_ns: int
 
 
-def _authorise(rt: Runtime, authorization: str | None) -> None:
-    token = rt.settings.admin_token
-    if not token:
-        raise Forbidden("erasure over the API is disabled: set admin_token (WATCHKEEPER_ADMIN_TOKEN) to enable it")
-    sent = (authorization or "").removeprefix("Bearer ").strip()
-    if not sent or not hmac.compare_digest(sent.encode(), token.encode()):
-        raise Forbidden("send the admin token as 'Authorization: Bearer <token>'")
-
-
 @router.post(
     "/api/v1/erasures",
     tags=["privacy"],
@@ -50,11 +42,9 @@ def _authorise(rt: Runtime, authorization: str | None) -> None:
         409: {"description": "A legal hold covers the subject's data", **PROBLEM},
     },
 )
-async def erase(
-    request: Request, body: ErasureIn, authorization: Annotated[str | None, Header()] = None
-) -> dict[str, Any]:
-    """Erase a data subject: destroy their data keys, delete their content, record the erasure; returns the counts."""
+async def erase(request: Request, body: ErasureIn, who: Principal = requires(Permission.ERASE)) -> dict[str, Any]:
+    """Erase a data subject: destroy their data keys, delete their content, record the erasure; returns the counts.
+    Needs the privacy:erase permission (the admin role, or the admin token)."""
     rt: Runtime = request.app.state.runtime
-    _authorise(rt, authorization)
     report = await asyncio.to_thread(erase_subject, rt.engine, body.subject_id, ring=rt.keyring)
     return report.as_dict()

@@ -17,11 +17,13 @@ from ..errors import InputError, NotFound
 from ..trust.evidence import describe_leaf
 from ..trust.log import LogReader
 from ..trust.merkle import leaf_hash
+from ..trust.roles import Permission
+from ._auth import requires
 from .api import PROBLEM
 
 MAX_INDEX = 2**62  # leaf indexes and tree sizes are stored as signed 64-bit integers
 
-router = APIRouter(prefix="/api/v1/log", tags=["verifiable log"])
+router = APIRouter(prefix="/api/v1/log", tags=["verifiable log"], dependencies=[requires(Permission.READ_LOG)])
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such leaf, or nothing signed yet", **PROBLEM}}
 _BAD: dict[int | str, dict[str, Any]] = {
     422: {"description": "The proof cannot exist (index or sizes out of range)", **PROBLEM}

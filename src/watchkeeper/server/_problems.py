@@ -29,6 +29,9 @@ def problem(
     headers = {}
     if "retry_after" in extra:
         headers["Retry-After"] = str(extra["retry_after"])
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="watchkeeper"'
+
     return JSONResponse(body, status_code=status, media_type=PROBLEM_TYPE, headers=headers)
 
 

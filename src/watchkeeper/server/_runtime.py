@@ -17,7 +17,7 @@ from ..privacy.encryption import KeyRing, check_keys, load_kek
 from ..records import Feedback, RecordError, Span
 from ..store import CommitStats, RowBatch, Writer, make_engine, migrate, optimize
 from ..store._codec import feedback_row, span_row
-from ._metrics import Metrics
+from ._metrics import Metrics, SliceRates
 
 Decoded = tuple[list[Span], list[Feedback]]
 # Threads that decode and prepare request bodies. Two keep a core busy while the other thread waits on the GIL,
@@ -50,6 +50,15 @@ class Runtime:
             on_commit=self._on_commit,
         )
         self.metrics.bind_queue(lambda: self.writer.depth, lambda: self.writer.capacity)
+        self.metrics.bind_slices(
+            SliceRates(
+                self.engine,
+                dimensions=settings.metrics_slice_dimensions.split(","),
+                window_s=settings.metrics_slice_window_s,
+                new_account_days=settings.new_account_days,
+                minute_days=settings.rollup_minute_days,
+            )
+        )
         self.started_ns = time.time_ns()
         self.ready = False
         self._pool: ThreadPoolExecutor | None = None
@@ -94,14 +103,15 @@ class Runtime:
                 feedback_row(f, project_id, now, p)
                 for f, p in zip(batch.feedback, batch.feedback_payloads, strict=True)
             ],
+            rollups=batch.rollups,
         )
         return rows
 
-    async def ingest(self, spans: list[Span], feedback: list[Feedback], source: str) -> Accepted:
+    async def ingest(self, spans: list[Span], feedback: list[Feedback], source: str, project_id: int = 1) -> Accepted:
         """Process and durably store records; returns only after the commit (acknowledge after commit)."""
-        return await self.ingest_body(lambda: (spans, feedback), source)
+        return await self.ingest_body(lambda: (spans, feedback), source, project_id)
 
-    async def ingest_body(self, decode: Callable[[], Decoded], source: str) -> Accepted:
+    async def ingest_body(self, decode: Callable[[], Decoded], source: str, project_id: int = 1) -> Accepted:
         """Decode a request body with ``decode``, process and durably store its records; returns after the commit.
 
         Decoding and the pipeline are CPU work, so both run on a worker thread, never on the event loop. A full
@@ -116,7 +126,7 @@ class Runtime:
         loop = asyncio.get_running_loop()
         self._preparing += 1
         try:
-            spans, rows = await loop.run_in_executor(self._pool, self._decode_and_prepare, decode, source)
+            spans, rows = await loop.run_in_executor(self._pool, self._decode_and_prepare, decode, source, project_id)
         finally:
             self._preparing -= 1
         fut = self.writer.submit(rows)  # raises Overloaded at once when the queue is full
@@ -127,10 +137,12 @@ class Runtime:
         self.metrics.observe_spans(spans)
         return Accepted(spans=len(rows.span_rows), feedback=len(rows.feedback_rows))
 
-    def _decode_and_prepare(self, decode: Callable[[], Decoded], source: str) -> tuple[list[Span], RowBatch]:
+    def _decode_and_prepare(
+        self, decode: Callable[[], Decoded], source: str, project_id: int
+    ) -> tuple[list[Span], RowBatch]:
         spans, feedback = decode()
         try:
-            rows = self.prepare(spans, feedback, source)
+            rows = self.prepare(spans, feedback, source, project_id)
         except InputError:
             self.metrics.records.labels(source, "span", "rejected").inc(len(spans))
             self.metrics.records.labels(source, "feedback", "rejected").inc(len(feedback))

@@ -158,6 +158,10 @@ class TraceResponse(BaseModel):
     end_time_ns: int
     roots: list[_Open]
     feedback: list[_Open]
+    content_withheld: bool = Field(
+        description="True when the caller holds no grant covering this trace: spans and feedback carry metadata only"
+    )
+    grant_id: int | None = Field(None, description="The grant under which the content was read (access log)")
 
 
 class SessionsResponse(BaseModel):

@@ -12,11 +12,14 @@ from fastapi import APIRouter, Query, Request
 from ..analytics import DIMENSIONS, METRICS, NONE, OTHER, Change, Example, Rate, Slice, SliceExplorer, Window
 from ..analytics import parse_duration as _duration
 from ..errors import InputError
+from ..pipeline.rollup import rollup_config
 from ..store.queries import BUCKETS_S
+from ..trust.roles import Permission
+from ._auth import requires
 from ._runtime import Runtime
 from .api import QUERY_ERRORS, parse_time
 
-router = APIRouter(prefix="/api/v1/slices", tags=["slices"])
+router = APIRouter(prefix="/api/v1/slices", tags=["slices"], dependencies=[requires(Permission.READ_METADATA)])
 
 DEFAULT_RANGE = "24h"
 DEFAULT_WINDOW = "1h"
@@ -30,12 +33,33 @@ Dim = Annotated[
 Value = Annotated[list[str] | None, Query(alias="value", description="the slice's value; one per dimension")]
 From = Annotated[str | None, Query(alias="from", description="start (ns or RFC 3339); default: `to` − 24h")]
 To = Annotated[str | None, Query(alias="to", description="end, exclusive (ns or RFC 3339); default: now")]
-NewDays = Annotated[float, Query(gt=0, le=3650, description="accounts younger than this are `new`")]
+NewDays = Annotated[
+    float | None,
+    Query(
+        gt=0,
+        le=3650,
+        description="accounts younger than this many days are `new`: 1, 3, 7, 14, 30, 60, 90, 180 or 365 "
+        "(default: the new_account_days setting)",
+    ),
+]
 
 
-def explorer(request: Request, new_account_days: float = 30.0) -> SliceExplorer:
+def explorer_for(rt: Runtime, project_id: int, new_account_days: float | None = None) -> SliceExplorer:
+    """The explorer of a project with the server's rollup settings (pairs, minute retention, new-account age)."""
+    s = rt.settings
+    return SliceExplorer(
+        rt.engine,
+        project_id=project_id,
+        new_account_days=new_account_days if new_account_days is not None else s.new_account_days,
+        pairs=rollup_config(s).pairs,
+        minute_days=s.rollup_minute_days,
+    )
+
+
+def explorer(request: Request, new_account_days: float | None = None) -> SliceExplorer:
     rt: Runtime = request.app.state.runtime
-    return SliceExplorer(rt.engine, new_account_days=new_account_days)
+    who = getattr(request.state, "principal", None)  # set by the router's guard
+    return explorer_for(rt, who.project_id if who else 1, new_account_days)
 
 
 def dims_of(raw: Sequence[str] | None, *, required: bool = True) -> list[str]:
@@ -145,7 +169,7 @@ def slice_series(
     start: From = None,
     end: To = None,
     bucket: Annotated[str, Query(description="1m, 5m, 15m, 1h, 6h or 1d")] = "1h",
-    new_account_days: NewDays = 30.0,
+    new_account_days: NewDays = None,
 ) -> dict[str, Any]:
     """Per time bucket: the slice's hits, total, rate and 95% Wilson interval, and the same for the rest."""
     ex = explorer(request, new_account_days)
@@ -179,7 +203,7 @@ def slice_top(
     min_count: Annotated[int, Query(ge=1, le=1_000_000, description="records a slice needs to be ranked")] = 30,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
     direction: Annotated[str, Query(description="up, down or both")] = "both",
-    new_account_days: NewDays = 30.0,
+    new_account_days: NewDays = None,
 ) -> dict[str, Any]:
     """Ranked by the two-proportion z statistic; no `dimension` ranks every dimension and configured pair."""
     ex = explorer(request, new_account_days)
@@ -215,7 +239,7 @@ def slice_examples(
     start: From = None,
     end: To = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
-    new_account_days: NewDays = 30.0,
+    new_account_days: NewDays = None,
 ) -> dict[str, Any]:
     """The newest records of the slice that count in the metric's numerator: ids, names, kinds, models, tools and
     error types, never the content (content is read one trace at a time, at /api/v1/traces/{trace_id})."""

@@ -27,6 +27,7 @@ from ..analytics import (
 )
 from ..errors import InputError
 from ..store.queries import BUCKETS_S
+from ._slices_api import explorer_for as explorer_for  # the page builds its explorer like the API does
 from ._slices_api import time_of
 
 WINDOWS = {"15m": "15 min", "30m": "30 min", "1h": "1 hour", "6h": "6 hours", "24h": "24 hours", "7d": "7 days"}

@@ -14,6 +14,10 @@ from ..ingest._body import decompress
 from ..ingest.jsonbatch import decode_json_batch
 from ..records import Feedback, Span, feedback_to_dict, span_to_dict
 from ..store import queries
+from ..trust.identity import Principal
+from ..trust.roles import Permission
+from ._auth import requires
+from ._content import read_trace
 from ._runtime import Runtime
 from ._schemas import (
     AggregatesResponse,
@@ -101,7 +105,7 @@ def parse_time(value: str | None, name: str) -> int | None:
         }
     },
 )
-async def otlp_traces(request: Request) -> Response:
+async def otlp_traces(request: Request, who: Principal = requires(Permission.INGEST)) -> Response:
     from ..ingest.otlp import decode_otlp
 
     rt = _rt(request)
@@ -118,7 +122,7 @@ async def otlp_traces(request: Request) -> Response:
         )
         return spans, []
 
-    await rt.ingest_body(decode, "otlp")
+    await rt.ingest_body(decode, "otlp", who.project_id)
     if ctype.split(";")[0].strip().lower() == "application/json":
         return JSONResponse({})
     return Response(_EMPTY_EXPORT_RESPONSE, media_type="application/x-protobuf")
@@ -137,7 +141,7 @@ async def otlp_traces(request: Request) -> Response:
         }
     },
 )
-async def ingest(request: Request) -> IngestResponse:
+async def ingest(request: Request, who: Principal = requires(Permission.INGEST)) -> IngestResponse:
     """Answers 200 only after every record of the batch is committed. Re-sending a batch never duplicates a span
     (idempotent on trace id + span id) nor a feedback event (idempotent on its id)."""
     rt = _rt(request)
@@ -153,7 +157,7 @@ async def ingest(request: Request) -> IngestResponse:
     def decode() -> tuple[list[Span], list[Feedback]]:  # runs on a worker thread, off the event loop
         return decode_json_batch(decompress(raw, encoding, limit), source="api")
 
-    acc = await rt.ingest_body(decode, "api")
+    acc = await rt.ingest_body(decode, "api", who.project_id)
     return IngestResponse(accepted={"spans": acc.spans, "feedback": acc.feedback})
 
 
@@ -249,6 +253,7 @@ LimitQ = Annotated[int, Query(ge=1, le=queries.MAX_PAGE)]
 @router.get("/api/v1/spans", tags=["query"], response_model=SpansResponse, responses=QUERY_ERRORS)
 def list_spans(
     request: Request,
+    who: Annotated[Principal, requires(Permission.READ_METADATA)],
     dims: DimsDep,
     from_: FromQ = None,
     to: ToQ = None,
@@ -279,7 +284,7 @@ def list_spans(
         min_duration_ms=min_duration_ms,
         dims=dims.values,
     )
-    page = queries.list_spans(_rt(request).engine, flt, limit=limit, cursor=cursor)
+    page = queries.list_spans(_rt(request).engine, flt, limit=limit, cursor=cursor, project_id=who.project_id)
     return {"spans": [_meta(s) for s in page.spans], "next_cursor": page.next_cursor}
 
 
@@ -292,6 +297,7 @@ def _meta(s: Any) -> dict[str, Any]:
 @router.get("/api/v1/traces", tags=["query"], response_model=TracesResponse, responses=QUERY_ERRORS)
 def list_traces(
     request: Request,
+    who: Annotated[Principal, requires(Permission.READ_METADATA)],
     dims: DimsDep,
     from_: FromQ = None,
     to: ToQ = None,
@@ -314,7 +320,7 @@ def list_traces(
         attr=attr,
         dims=dims.values,
     )
-    traces, nxt = queries.list_traces(_rt(request).engine, flt, limit=limit, cursor=cursor)
+    traces, nxt = queries.list_traces(_rt(request).engine, flt, limit=limit, cursor=cursor, project_id=who.project_id)
     return {"traces": [_trace_summary(t) for t in traces], "next_cursor": nxt}
 
 
@@ -351,25 +357,39 @@ def _node(n: queries.TreeNode) -> dict[str, Any]:
     response_model=TraceResponse,
     responses={**QUERY_ERRORS, 404: {"description": "No such trace", **PROBLEM}},
 )
-def get_trace(request: Request, trace_id: str) -> dict[str, Any]:
-    """One trace as a tree of spans with their content, and the feedback attached to it."""
+def get_trace(
+    request: Request,
+    trace_id: str,
+    who: Annotated[Principal, requires(Permission.READ_METADATA)],
+    reason: Annotated[str | None, Query(max_length=500, description="Why you open the content (access log)")] = None,
+) -> dict[str, Any]:
+    """One trace as a tree of spans and the feedback attached to it. Content (messages, tool arguments and results,
+    feedback text) is included only under a grant that covers the trace, and each such read is recorded in the
+    access log first; otherwise ``content_withheld`` is true and the spans carry metadata only."""
     rt = _rt(request)
-    spans = queries.get_trace(rt.engine, trace_id, opener=rt.opener)
+    view = read_trace(rt, who, trace_id, channel="api", reason=reason)
+    spans = view.spans
     roots = queries.build_tree(spans)
-    fb = queries.trace_feedback(rt.engine, spans[0].trace_id, opener=rt.opener)
     return {
         "trace_id": spans[0].trace_id,
         "span_count": len(spans),
         "start_time_ns": min(s.start_time_ns for s in spans),
         "end_time_ns": max(s.end_time_ns for s in spans),
         "roots": [_node(r) for r in roots],
-        "feedback": [feedback_to_dict(f) for f in fb],
+        "feedback": [feedback_to_dict(f) for f in view.feedback],
+        "content_withheld": not view.content,
+        "grant_id": view.grant_id,
     }
 
 
 @router.get("/api/v1/sessions", tags=["query"], response_model=SessionsResponse, responses=QUERY_ERRORS)
 def list_sessions(
-    request: Request, from_: FromQ = None, to: ToQ = None, subject_id: str | None = None, limit: LimitQ = 50
+    request: Request,
+    who: Annotated[Principal, requires(Permission.READ_METADATA)],
+    from_: FromQ = None,
+    to: ToQ = None,
+    subject_id: str | None = None,
+    limit: LimitQ = 50,
 ) -> dict[str, Any]:
     """Sessions active in the time range, most recently active first."""
     rows = queries.list_sessions(
@@ -378,6 +398,7 @@ def list_sessions(
         start_to_ns=parse_time(to, "to"),
         subject_id=subject_id,
         limit=limit,
+        project_id=who.project_id,
     )
     return {
         "sessions": [
@@ -402,15 +423,18 @@ def list_sessions(
     response_model=SessionResponse,
     responses={**QUERY_ERRORS, 404: {"description": "No such session", **PROBLEM}},
 )
-def get_session(request: Request, session_id: str) -> dict[str, Any]:
+def get_session(
+    request: Request, session_id: str, who: Principal = requires(Permission.READ_METADATA)
+) -> dict[str, Any]:
     """The traces of one session in order."""
-    traces = queries.session_traces(_rt(request).engine, session_id)
+    traces = queries.session_traces(_rt(request).engine, session_id, project_id=who.project_id)
     return {"session_id": session_id, "traces": [_trace_summary(t) for t in traces]}
 
 
 @router.get("/api/v1/aggregates", tags=["query"], response_model=AggregatesResponse, responses=QUERY_ERRORS)
 def aggregates(
     request: Request,
+    who: Annotated[Principal, requires(Permission.READ_METADATA)],
     dims: DimsDep,
     from_: FromQ = None,
     to: ToQ = None,
@@ -438,7 +462,7 @@ def aggregates(
         dims=dims.values,
     )
     groups = [g for item in (group_by or []) for g in item.split(",") if g]
-    rows = queries.aggregate(_rt(request).engine, flt, group_by=groups, bucket=bucket)
+    rows = queries.aggregate(_rt(request).engine, flt, group_by=groups, bucket=bucket, project_id=who.project_id)
     return {
         "bucket": bucket,
         "group_by": groups,
@@ -460,7 +484,7 @@ def aggregates(
     }
 
 
-@router.get("/api/v1/dimensions", tags=["query"])
+@router.get("/api/v1/dimensions", tags=["query"], dependencies=[requires(Permission.READ_METADATA)])
 def dimensions() -> dict[str, list[str]]:
     """The dimensions spans can be filtered and grouped by."""
     return {"dimensions": sorted(queries.DIMENSIONS), "buckets": list(queries.BUCKETS_S)}

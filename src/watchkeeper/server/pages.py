@@ -9,7 +9,12 @@ Routes:
     /sessions                           sessions, most recently active first
     /sessions/{session_id}              a session as a conversation, one trace per turn
     /slices                             the slice explorer: top changed slices, a slice's rate over time, examples
+    /login, /logout                     local login (a form; secure, SameSite=Strict cookie; CSRF-checked logout)
+    /access                             access requests, grants, break-glass and spot checks (access.py)
     /static/{name}                      the stylesheet, htmx and the page script
+
+Every page needs the metadata:read permission; a logged-out visitor is sent to /login. Content (messages, tool
+arguments and results) is shown only under a grant, and each view of it is recorded in the access log first.
 """
 
 from __future__ import annotations
@@ -29,12 +34,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
 from .. import __version__
-from ..analytics import SliceExplorer
 from ..errors import InputError, NotFound, WatchkeeperError
 from ..records import SpanKind, check_hex_id
 from ..store import queries
+from ..trust.identity import Principal
+from ..trust.roles import Permission
 from . import _slices_view as sv
 from . import _views as v
+from ._auth import public, requires
+from ._content import read_trace
 from ._runtime import Runtime
 
 router = APIRouter(include_in_schema=False)
@@ -87,9 +95,15 @@ def _is_htmx(request: Request) -> bool:
     return request.headers.get("hx-request") == "true"
 
 
+def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """A page from ``template`` with the shared context (the caller, the demo banner, the path)."""
+    return _render(request, template, status, **context)
+
+
 def _render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
     context.update(
         request=request,
+        who=getattr(request.state, "principal", None),
         demo=bool(getattr(request.app.state, "demo", False)),
         now_ns=time.time_ns(),
         path=request.url.path,
@@ -122,22 +136,29 @@ def _page(fn: Callable[..., Response]) -> Callable[..., Response]:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-@router.get("/")
+META = Permission.READ_METADATA
+
+
+@router.get("/", dependencies=[requires(META, page=True)])
 def home() -> RedirectResponse:
     return RedirectResponse("/traces", status_code=307)
 
 
-def _traces_context(request: Request, q: v.TraceQuery) -> dict[str, Any]:
+def _traces_context(request: Request, q: v.TraceQuery, who: Principal) -> dict[str, Any]:
     now = time.time_ns()
     engine = _rt(request).engine
     error: str | None = None
     traces: list[queries.TraceSummary] = []
     nxt: str | None = None
     try:
-        traces, nxt = queries.find_traces(engine, q.criteria(now), limit=q.limit, cursor=q.cursor or None)
+        traces, nxt = queries.find_traces(
+            engine, q.criteria(now), limit=q.limit, cursor=q.cursor or None, project_id=who.project_id
+        )
     except InputError as e:
         error = str(e)
-    empty_store = not traces and not queries.list_spans(engine, queries.SpanFilter(), limit=1).spans
+    empty_store = (
+        not traces and not queries.list_spans(engine, queries.SpanFilter(), limit=1, project_id=who.project_id).spans
+    )
     return {
         "q": q,
         "traces": traces,
@@ -156,47 +177,42 @@ def _traces_context(request: Request, q: v.TraceQuery) -> dict[str, Any]:
 
 @router.get("/traces")
 @_page
-def traces_page(request: Request) -> Response:
+def traces_page(request: Request, who: Principal = requires(META, page=True)) -> Response:
     q = v.TraceQuery.parse(request.query_params)
-    ctx = _traces_context(request, q)
+    ctx = _traces_context(request, q, who)
     return _render(request, "traces.html", 400 if ctx["error"] else 200, **ctx)
 
 
 @router.get("/traces/table")
 @_page
-def traces_table(request: Request) -> Response:
+def traces_table(request: Request, who: Principal = requires(META, page=True)) -> Response:
     q = v.TraceQuery.parse(request.query_params)
     if not _is_htmx(request):
         return RedirectResponse(q.url(), status_code=303)
-    ctx = _traces_context(request, q)
+    ctx = _traces_context(request, q, who)
     return _render(request, "_traces_table.html", 400 if ctx["error"] else 200, **ctx)
-
-
-def _load_trace(request: Request, trace_id: str) -> tuple[list[Any], list[Any]]:
-    rt = _rt(request)
-    trace = queries.get_trace(rt.engine, trace_id, opener=rt.opener)
-    return trace, queries.trace_feedback(rt.engine, trace[0].trace_id, opener=rt.opener)
 
 
 @router.get("/traces/{trace_id}")
 @_page
-def trace_page(request: Request, trace_id: str) -> Response:
-    trace, feedback = _load_trace(request, trace_id)
+def trace_page(request: Request, trace_id: str, who: Principal = requires(META, page=True)) -> Response:
+    tv = read_trace(_rt(request), who, trace_id, channel="web")
     selected = request.query_params.get("span")
-    view = v.trace_view(trace, feedback, selected)
-    return _render(request, "trace.html", view=view, panel=view.selected)
+    view = v.trace_view(tv.spans, tv.feedback, selected)
+    return _render(request, "trace.html", view=view, panel=view.selected, content=tv.content, grant_id=tv.grant_id)
 
 
 @router.get("/traces/{trace_id}/spans/{span_id}")
 @_page
-def span_panel(request: Request, trace_id: str, span_id: str) -> Response:
+def span_panel(request: Request, trace_id: str, span_id: str, who: Principal = requires(META, page=True)) -> Response:
     try:
         sid = check_hex_id(span_id, "span_id", 16)
     except ValueError:
         raise InputError("span_id must be 16 hex digits", field="span_id") from None
     if not _is_htmx(request):
         return RedirectResponse(f"/traces/{trace_id.lower()}?{urlencode({'span': sid})}", status_code=303)
-    trace, feedback = _load_trace(request, trace_id)
+    tv = read_trace(_rt(request), who, trace_id, channel="web")
+    trace, feedback = tv.spans, tv.feedback
     span = next((s for s in trace if s.span_id == sid), None)
     if span is None:
         raise NotFound(f"trace {trace[0].trace_id} has no span {sid}")
@@ -206,7 +222,7 @@ def span_panel(request: Request, trace_id: str, span_id: str) -> Response:
 
 @router.get("/sessions")
 @_page
-def sessions_page(request: Request) -> Response:
+def sessions_page(request: Request, who: Principal = requires(META, page=True)) -> Response:
     params: Mapping[str, str] = request.query_params
     rng = params.get("range", "7d")
     rng = rng if rng in v.RANGES else "7d"
@@ -217,24 +233,27 @@ def sessions_page(request: Request) -> Response:
         start_from_ns=None if seconds is None else time.time_ns() - seconds * 1_000_000_000,
         subject_id=subject or None,
         limit=200,
+        project_id=who.project_id,
     )
     return _render(request, "sessions.html", sessions=rows, range=rng, subject=subject, ranges=v.RANGE_LABELS)
 
 
 @router.get("/sessions/{session_id:path}")
 @_page
-def session_page(request: Request, session_id: str) -> Response:
+def session_page(request: Request, session_id: str, who: Principal = requires(META, page=True)) -> Response:
     rt = _rt(request)
-    summaries = queries.session_traces(rt.engine, session_id)
-    turns = [v.turn(t, queries.get_trace(rt.engine, t.trace_id, opener=rt.opener)) for t in summaries]
-    return _render(request, "session.html", session_id=session_id, turns=turns)
+    summaries = queries.session_traces(rt.engine, session_id, project_id=who.project_id)
+    views = [read_trace(rt, who, t.trace_id, channel="web") for t in summaries]
+    turns = [v.turn(t, tv.spans) for t, tv in zip(summaries, views, strict=True)]
+    content = all(tv.content for tv in views)
+    return _render(request, "session.html", session_id=session_id, turns=turns, content=content)
 
 
 @router.get("/slices")
 @_page
-def slices_page(request: Request) -> Response:
+def slices_page(request: Request, who: Principal = requires(META, page=True)) -> Response:
     q = sv.SliceQuery.parse(request.query_params, request.query_params.getlist("slice_value"))
-    ex = SliceExplorer(_rt(request).engine)
+    ex = sv.explorer_for(_rt(request), who.project_id)
     ctx = sv.explore(ex, q)
     return _render(
         request, "slices.html", q=q, dimensions=sv.dimension_choices(ex), windows=sv.WINDOWS, baselines=sv.BASELINES,
@@ -256,7 +275,7 @@ def _static_url(name: str) -> str:
     return f"/static/{name}?v={_static(name)[1].strip(chr(34))}"
 
 
-@router.get("/static/{name}")
+@router.get("/static/{name}", dependencies=[public()])
 def static(request: Request, name: str) -> Response:
     media_type = _STATIC_TYPES.get(name)
     if media_type is None:

@@ -204,9 +204,11 @@ def feedback_row(f: Feedback, project_id: int, ingested_ns: int, payload: bytes 
     }
 
 
-def feedback_from_row(r: Any, opener: ContentOpener | None = None) -> Feedback:
+def feedback_from_row(r: Any, opener: ContentOpener | None = None, *, with_payload: bool = True) -> Feedback:
     m = r._mapping if hasattr(r, "_mapping") else r
-    p = unpack_content(m["payload"], opener, record_aad(m["project_id"], "feedback", m["feedback_id"]))
+    p: dict[str, Any] = {}
+    if with_payload:
+        p = unpack_content(m["payload"], opener, record_aad(m["project_id"], "feedback", m["feedback_id"]))
     kind = FeedbackKind(m["kind"])
     value: Any = p.get("value")
     if m["score"] is not None:

@@ -161,11 +161,18 @@ def list_spans(
     return SpanPage([span_from_row(r, with_payload=False) for r in rows], nxt)
 
 
-def get_trace(engine: Engine, trace_id: str, *, project_id: int = 1, opener: ContentOpener | None = None) -> list[Span]:
-    """Every span of a trace with its content, in start order; NotFound if there is none.
+def get_trace(
+    engine: Engine,
+    trace_id: str,
+    *,
+    project_id: int = 1,
+    opener: ContentOpener | None = None,
+    content: bool = True,
+) -> list[Span]:
+    """Every span of a trace, in start order, with its content unless ``content`` is False; NotFound if none.
 
     Sealed content needs ``opener`` (the server's key ring); without it, reading sealed content raises
-    ContentLocked rather than returning anything else.
+    ContentLocked rather than returning anything else. With ``content=False`` the payload is never read.
     """
     try:
         tid = bytes.fromhex(check_hex_id(trace_id, "trace_id", 32))
@@ -177,11 +184,32 @@ def get_trace(engine: Engine, trace_id: str, *, project_id: int = 1, opener: Con
         rows = sorted(conn.execute(q).fetchall(), key=lambda r: (r.start_ns, r.id))
     if not rows:
         raise NotFound(f"no trace {trace_id.lower()} is stored (it may not have arrived yet, or was purged)")
-    return [span_from_row(r, opener=opener) for r in rows]
+    return [span_from_row(r, opener=opener, with_payload=content) for r in rows]
+
+
+def content_profile(engine: Engine, trace_id: str, *, project_id: int = 1) -> tuple[int, int]:
+    """(records of the trace that hold content, how many of those are sealed) — for the access log."""
+    tid = bytes.fromhex(trace_id)
+    with engine.connect() as conn:
+        marks = [
+            bytes(m or b"")
+            for t in (spans, feedback)
+            for m in conn.execute(
+                select(func.substr(t.c.payload, 1, 1)).where(
+                    t.c.project_id == project_id, t.c.trace_id == tid, t.c.payload.isnot(None)
+                )
+            ).scalars()
+        ]
+    return len(marks), sum(1 for m in marks if m == b"E")
 
 
 def trace_feedback(
-    engine: Engine, trace_id: str, *, project_id: int = 1, opener: ContentOpener | None = None
+    engine: Engine,
+    trace_id: str,
+    *,
+    project_id: int = 1,
+    opener: ContentOpener | None = None,
+    content: bool = True,
 ) -> list[Feedback]:
     q = (
         select(feedback)
@@ -189,7 +217,7 @@ def trace_feedback(
         .order_by(feedback.c.time_ns)
     )
     with engine.connect() as conn:
-        return [feedback_from_row(r, opener) for r in conn.execute(q)]
+        return [feedback_from_row(r, opener, with_payload=content) for r in conn.execute(q)]
 
 
 @dataclass(slots=True)

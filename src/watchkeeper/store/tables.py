@@ -27,6 +27,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from .._rollup import VALUE_COLUMNS
+
 metadata = MetaData()
 
 # Every index leads with project_id, so a query for one project's trace, session or subject matches two equality
@@ -280,4 +282,300 @@ erased_traces = Table(
         autoincrement=False,
     ),
     Column("trace_id", LargeBinary(16), primary_key=True),
+)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Access (trust/identity.py, trust/grants.py, trust/audit.py, docs/access.md): who may read what, and a record of
+# every read of content. Secrets are stored only as SHA-256 (API keys, session tokens) or Argon2id (passwords).
+
+_PK = Integer().with_variant(BigInteger(), "postgresql")
+
+principals = Table(
+    "principals",
+    metadata,
+    Column("id", _PK, primary_key=True, autoincrement=True),
+    Column("kind", String(8), nullable=False),  # user | service
+    Column("name", String(128), nullable=False, unique=True),
+    Column("password_hash", String()),  # Argon2id; NULL for service accounts and SSO-only users
+    Column("created_ns", BigInteger, nullable=False),
+    Column("disabled_ns", BigInteger),
+    Column("failed_logins", Integer, nullable=False, server_default="0"),
+    Column("locked_until_ns", BigInteger),
+)
+
+# A principal's roles, per project (tenant): deny by default, a role grants a fixed set of permissions (roles.py).
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("principal_id", _PK, ForeignKey("principals.id"), primary_key=True, autoincrement=False),
+    Column("project_id", SmallInteger, primary_key=True, autoincrement=False),
+    Column("role", String(16), primary_key=True),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", _PK, primary_key=True, autoincrement=True),
+    Column("key_id", String(16), nullable=False, unique=True),  # the public part shown in lists: wk_<key_id>_...
+    Column("secret_sha256", LargeBinary(32), nullable=False, unique=True),
+    Column("principal_id", _PK, ForeignKey("principals.id"), nullable=False),
+    Column("project_id", SmallInteger, nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("scopes", String(), nullable=False),  # space-separated permissions, a subset of the principal's
+    Column("created_ns", BigInteger, nullable=False),
+    Column("created_by", _PK),
+    Column("expires_ns", BigInteger),
+    Column("revoked_ns", BigInteger),
+)
+
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("id", _PK, primary_key=True, autoincrement=True),
+    Column("token_sha256", LargeBinary(32), nullable=False, unique=True),
+    Column("principal_id", _PK, ForeignKey("principals.id"), nullable=False),
+    Column("project_id", SmallInteger, nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_ns", BigInteger, nullable=False),
+    Column("expires_ns", BigInteger, nullable=False),
+    Column("revoked_ns", BigInteger),
+)
+
+# Access to content: an approved request, a break-glass self-grant, or a spot-check assignment, scoped to named
+# sessions or traces and time-boxed. Rows are never deleted; status changes are also access events.
+access_grants = Table(
+    "access_grants",
+    metadata,
+    Column("id", _PK, primary_key=True, autoincrement=True),
+    Column("project_id", SmallInteger, nullable=False),
+    Column("principal_id", _PK, ForeignKey("principals.id"), nullable=False),  # who may read
+    Column("kind", String(12), nullable=False),  # request | break_glass | review
+    Column("scope", String(8), nullable=False),  # session | trace
+    Column("resources", Text, nullable=False),  # JSON list of session or trace ids
+    Column("reason", Text, nullable=False),
+    Column("status", String(10), nullable=False),  # pending | approved | denied | revoked
+    Column("duration_s", Integer, nullable=False),
+    Column("created_ns", BigInteger, nullable=False),
+    Column("created_by", _PK, nullable=False),
+    Column("decided_by", _PK),
+    Column("decided_ns", BigInteger),
+    Column("decision_note", Text),
+    Column("expires_ns", BigInteger),
+    Column("revoked_by", _PK),
+    Column("revoked_ns", BigInteger),
+    Column("review_due_ns", BigInteger),  # break-glass: when its after-the-fact review is overdue
+    Column("reviewed_by", _PK),
+    Column("reviewed_ns", BigInteger),
+    Column("review_note", Text),
+)
+Index("ix_access_grants_principal", access_grants.c.project_id, access_grants.c.principal_id, access_grants.c.status)
+
+# The access log: one row per read of content and per access-control change, appended to the access Merkle log
+# (log id 2) in the same transaction, before any content leaves the server. No content, ever.
+access_events = Table(
+    "access_events",
+    metadata,
+    Column("id", _PK, primary_key=True, autoincrement=True),
+    Column("log_index", BigInteger, nullable=False, unique=True),
+    Column("project_id", SmallInteger, nullable=False),
+    Column("time_ns", BigInteger, nullable=False),
+    Column("principal_id", _PK),
+    Column("principal", String(128), nullable=False),
+    Column("key_id", String(16)),
+    Column("action", String(24), nullable=False),
+    Column("resource_type", String(16)),
+    Column("resource_id", String()),
+    Column("session_id", String()),
+    Column("subject_ids", Text),  # JSON list of the pseudonymous subjects whose records were read
+    Column("record_count", Integer, nullable=False, server_default="0"),
+    Column("categories", String()),  # space-separated data categories read (prompts, tool-io, feedback, ...)
+    Column("encrypted", Boolean),  # were the records read encrypted at rest
+    Column("grant_id", _PK),
+    Column("reason", Text),
+    Column("channel", String(8), nullable=False),  # api | web | cli
+    Column("leaf_sha256", LargeBinary(32), nullable=False),
+)
+Index("ix_access_events_time", access_events.c.project_id, access_events.c.time_ns)
+Index("ix_access_events_principal", access_events.c.principal_id, access_events.c.time_ns)
+
+# Breach records: what was known when, computed notification deadlines, and an append-only timeline.
+breaches = Table(
+    "breaches",
+    metadata,
+    Column("id", _PK, primary_key=True, autoincrement=True),
+    Column("project_id", SmallInteger, nullable=False),
+    Column("title", String(256), nullable=False),
+    Column("aware_ns", BigInteger, nullable=False),
+    Column("created_ns", BigInteger, nullable=False),
+    Column("created_by", _PK, nullable=False),
+    Column("scope", Text, nullable=False),  # JSON: principal, key, window the scoping query ran on
+    Column("affected_records", Integer, nullable=False),
+    Column("affected_subjects", Integer, nullable=False),
+    Column("encrypted_records", Integer, nullable=False),
+    Column("categories", String()),
+)
+
+breach_timeline = Table(
+    "breach_timeline",
+    metadata,
+    Column("id", _PK, primary_key=True, autoincrement=True),
+    Column("breach_id", _PK, ForeignKey("breaches.id"), nullable=False),
+    Column("time_ns", BigInteger, nullable=False),
+    Column("author", String(128), nullable=False),
+    Column("entry", Text, nullable=False),
+)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Alerting (alerting/, docs/alerting.md): alert episodes with their state history, silences, the aggregation groups'
+# timers and what each last notified, and every notification attempt. Labels, annotations and counts only: never
+# payload text. Times are event times (the records' clock), except ``sent_ns`` (the wall clock of a delivery).
+
+# One row per episode of an alert: from the tick it became active (pending) until it resolved. An alert from a
+# Prometheus Alertmanager (source "alertmanager") is stored the same way, keyed by its fingerprint and startsAt.
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer().with_variant(BigInteger(), "postgresql"), primary_key=True, autoincrement=True),
+    Column("project_id", SmallInteger, nullable=False),
+    Column("fingerprint", String(16), nullable=False),
+    Column("source", String(16), nullable=False),  # rule | alertmanager
+    Column("alertname", String(), nullable=False),
+    Column("severity", String(16)),
+    Column("state", String(8), nullable=False),  # pending | firing | resolved | inactive
+    Column("labels", Text, nullable=False),  # JSON object
+    Column("annotations", Text, nullable=False),  # JSON object
+    Column("starts_ns", BigInteger, nullable=False),  # became active; startsAt
+    Column("fired_ns", BigInteger),
+    Column("ends_ns", BigInteger),  # resolved (or the pending state cleared); endsAt
+    Column("last_active_ns", BigInteger, nullable=False),  # the last tick the detector still saw it
+    Column("estimated_start_ns", BigInteger),  # when the detector dates the change
+    Column("observed", Float),
+    Column("expected", Float),
+    Column("band_low", Float),
+    Column("band_high", Float),
+    Column("p_value", Float),
+    Column("silenced_by", Text),  # JSON list of silence ids, as of the last notification decision
+    Column("inhibited_by", Text),  # JSON list of fingerprints
+    Column("generator_url", String()),
+    Column("updated_ns", BigInteger, nullable=False),
+    UniqueConstraint("project_id", "fingerprint", "starts_ns", name="uq_alerts_episode"),
+)
+Index("ix_alerts_state", alerts.c.project_id, alerts.c.state, alerts.c.starts_ns)
+
+# Every state change of an alert episode (pending, firing, resolved, inactive), once: re-ticks add nothing.
+alert_events = Table(
+    "alert_events",
+    metadata,
+    Column("id", Integer().with_variant(BigInteger(), "postgresql"), primary_key=True, autoincrement=True),
+    Column("alert_id", Integer().with_variant(BigInteger(), "postgresql"), ForeignKey("alerts.id"), nullable=False),
+    Column("at_ns", BigInteger, nullable=False),
+    Column("state", String(8), nullable=False),
+    Column("previous", String(8)),
+    Column("observed", Float),
+    Column("expected", Float),
+    Column("p_value", Float),
+    UniqueConstraint("alert_id", "state", "at_ns", name="uq_alert_events_once"),
+)
+
+silences = Table(
+    "silences",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("project_id", SmallInteger, nullable=False),
+    Column("matchers", Text, nullable=False),  # JSON list of {name, value, isRegex, isEqual}
+    Column("starts_ns", BigInteger, nullable=False),
+    Column("ends_ns", BigInteger, nullable=False),
+    Column("created_by", String(256), nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("created_ns", BigInteger, nullable=False),
+    Column("updated_ns", BigInteger, nullable=False),
+)
+Index("ix_silences_ends", silences.c.project_id, silences.c.ends_ns)
+
+# An aggregation group per (route, group labels) and receiver: its alerts, its next flush, and what each of its
+# integrations was last notified of (Alertmanager's notification log), so a restart neither forgets nor re-pages.
+alert_groups = Table(
+    "alert_groups",
+    metadata,
+    Column("id", Integer().with_variant(BigInteger(), "postgresql"), primary_key=True, autoincrement=True),
+    Column("project_id", SmallInteger, nullable=False),
+    Column("route_id", String(), nullable=False),
+    Column("group_key", String(), nullable=False),
+    Column("receiver", String(), nullable=False),
+    Column("labels", Text, nullable=False),  # JSON object: the group labels
+    Column("fingerprints", Text, nullable=False),  # JSON list: the group's alerts
+    Column("notified", Text, nullable=False),  # JSON: integration → {at_ns, firing[], resolved[]}
+    Column("next_flush_ns", BigInteger, nullable=False),
+    Column("created_ns", BigInteger, nullable=False),
+    Column("updated_ns", BigInteger, nullable=False),
+    UniqueConstraint("project_id", "route_id", "group_key", name="uq_alert_groups_key"),
+)
+
+# Every delivery attempt: receiver, integration, status, attempt, HTTP status, a short error. Never the message.
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Integer().with_variant(BigInteger(), "postgresql"), primary_key=True, autoincrement=True),
+    Column("project_id", SmallInteger, nullable=False),
+    Column("idempotency_key", String(64), nullable=False),
+    Column("group_key", String(), nullable=False),
+    Column("receiver", String(), nullable=False),
+    Column("integration", String(), nullable=False),  # webhook[0], pagerduty[1], ...
+    Column("kind", String(16), nullable=False),  # webhook | slack | email | pagerduty | ...
+    Column("status", String(10), nullable=False),  # sent | retry | failed | duplicate
+    Column("attempt", SmallInteger, nullable=False),
+    Column("http_status", SmallInteger),
+    Column("error", String(256)),
+    Column("alert_status", String(8), nullable=False),  # firing | resolved: the message's status
+    Column("firing", Integer, nullable=False),  # alerts in the message
+    Column("resolved", Integer, nullable=False),
+    Column("at_ns", BigInteger, nullable=False),  # event time of the flush
+    Column("sent_ns", BigInteger, nullable=False),  # wall clock of the attempt
+)
+Index("ix_notifications_key", notifications.c.idempotency_key, notifications.c.status)
+Index("ix_notifications_time", notifications.c.project_id, notifications.c.at_ns)
+
+# The event time of a project's last evaluation tick: the engine's clock never runs backwards across restarts.
+alert_ticks = Table(
+    "alert_ticks",
+    metadata,
+    Column("project_id", SmallInteger, primary_key=True, autoincrement=False),
+    Column("last_tick_ns", BigInteger, nullable=False),
+)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Rollups (watchkeeper/_rollup.py, analytics/rollups.py, docs/explorer.md): counts per bucket and slice, maintained
+# by the writer in the transaction that stores the records they count. Metadata and labels only: no subject, no
+# content, so erasure never touches them; retention purges them by bucket age (1-minute buckets first).
+
+rollups = Table(
+    "rollups",
+    metadata,
+    Column("project_id", SmallInteger, primary_key=True, autoincrement=False),
+    Column("width_s", Integer, primary_key=True, autoincrement=False),  # 60 or 3600
+    Column("dims", String(), primary_key=True),  # "" (all traffic), "region", "language|model_version" (sorted)
+    Column("bucket_ns", BigInteger, primary_key=True, autoincrement=False),  # bucket start, event time
+    Column("vals", String(), primary_key=True),  # the slice's values, in dims order, joined by U+001F
+    # one column per counter (spans, errors, turns, ..., tokens) and per latency bin (h00..h81); NULL reads as 0
+    *(Column(name, BigInteger) for name in VALUE_COLUMNS),
+    # SQLite keeps the rows in key order: every value of a dimension over a time range (top changes, compare, the
+    # purge) is one contiguous read
+    sqlite_with_rowid=False,
+)
+# one slice over a time range: rate series
+Index("ix_rollups_slice", rollups.c.project_id, rollups.c.width_s, rollups.c.dims, rollups.c.vals, rollups.c.bucket_ns)
+
+# The values of each dimension that have rollup rows of their own (at most rollup_max_values live ones): a value
+# not seen for a while gives its place up, and values past the cap are counted as (other).
+rollup_values = Table(
+    "rollup_values",
+    metadata,
+    Column("project_id", SmallInteger, primary_key=True, autoincrement=False),
+    Column("dimension", String(), primary_key=True),
+    Column("value", String(), primary_key=True),
+    Column("first_ns", BigInteger, nullable=False),  # wall clock: when the value was given its place
+    Column("last_ns", BigInteger, nullable=False),  # wall clock: last seen (refreshed about daily)
 )

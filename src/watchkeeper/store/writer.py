@@ -6,8 +6,12 @@ running are committed together in the next transaction (group commit), which is 
 When the queue holds more than ``queue_max_records`` records, ``submit`` raises :class:`Overloaded` at once: the
 caller answers 429 with ``Retry-After``; nothing is dropped silently.
 
-Inserts are idempotent on (trace id, span id, project): re-sending a batch never duplicates a span. Several server
-processes may share one PostgreSQL; each has its own writer and the unique constraint keeps them consistent.
+Inserts are idempotent on (trace id, span id, project): re-sending a batch never duplicates a span. A batch that
+carries rollup increments (``RowBatch.rollups``, from the ``rollup`` processor) has them added in the same
+transaction (``_rollups.Tally``), counting only the rows actually inserted: when some rows of a group were already
+stored, the transaction is rolled back and written again without them, so a re-sent span is never counted twice.
+Several server processes may share one PostgreSQL; each has its own writer and the unique constraint keeps them
+consistent.
 Several processes may also share one SQLite file (``serve --workers``): their writers take turns through a lock
 file beside the database, because SQLite's own busy handler waits by sleeping in growing steps (up to 100 ms),
 which idles the waiting process, while a blocked ``flock`` wakes as soon as the other commit ends.
@@ -32,7 +36,9 @@ from typing import Any
 from sqlalchemy import Engine, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
+from .._rollup import Facts, RollupDelta
 from ..errors import Overloaded, StorageError
+from ._rollups import FEEDBACK_KEY, SPAN_KEY, Tally, ValueCap, unstored
 from .tables import feedback, spans
 
 if sys.platform != "win32":
@@ -47,6 +53,8 @@ class RowBatch:
 
     span_rows: list[dict[str, Any]] = field(default_factory=list)
     feedback_rows: list[dict[str, Any]] = field(default_factory=list)
+    # what the batch adds to the rollups (facts in span_rows order); None: the batch is stored but not counted
+    rollups: RollupDelta | None = None
 
     def __len__(self) -> int:
         return len(self.span_rows) + len(self.feedback_rows)
@@ -81,6 +89,13 @@ class _Insert:
         return rows
 
 
+class _Resent(Exception):
+    """Some rows of a counted group were stored already: write the group again without them."""
+
+
+_RESENT_ATTEMPTS = 3  # PostgreSQL: another process may store the same span between the check and the insert
+
+
 class _FileLock:
     """An exclusive ``flock`` on a file: cross-process turn-taking that a killed holder releases with its process."""
 
@@ -108,6 +123,21 @@ def _sqlite_lock(engine: Engine) -> _FileLock | None:
     return _FileLock(db + "-writer.lock")
 
 
+@contextlib.contextmanager
+def write_turn(engine: Engine) -> Any:
+    """The writers' turn, for a transaction outside any writer (a rollup rebuild): on a SQLite file, the lock file
+    the writers of every process take turns through; elsewhere nothing (PostgreSQL locks rows and tables)."""
+    lock = _sqlite_lock(engine)
+    if lock is None:
+        yield
+        return
+    try:
+        with lock.held():
+            yield
+    finally:
+        lock.close()
+
+
 class Writer:
     def __init__(
         self,
@@ -130,6 +160,7 @@ class Writer:
         self._feedback = _Insert(engine, feedback)
         self._rate = 10_000.0  # records/s, smoothed; used to suggest Retry-After
         self._lock: _FileLock | None = None
+        self._cap = ValueCap()  # which slice values have rollup rows of their own (cached from the store)
 
     @property
     def depth(self) -> int:
@@ -178,6 +209,8 @@ class Writer:
         """Queue a batch; the future gives the number of records once they are committed."""
         fut: Future[int] = Future()
         n = len(batch)
+        if batch.rollups is not None and len(batch.rollups.facts) != len(batch.span_rows):
+            raise ValueError("RowBatch.rollups.facts must hold one entry per span row, in order")
         if n == 0:
             fut.set_result(0)
             return fut
@@ -208,17 +241,58 @@ class Writer:
             self._depth -= n
 
     def _write(self, items: list[tuple[RowBatch, Future[int]]]) -> None:
+        """Commit a group: the rows, and the rollup increments of the counted batches among them."""
+        for attempt in range(_RESENT_ATTEMPTS):
+            try:
+                self._write_once(items, dedupe=attempt > 0)
+            except _Resent:
+                continue
+            return
+        raise StorageError("records were stored by another writer while this batch was being counted; retry it")
+
+    def _write_once(self, items: list[tuple[RowBatch, Future[int]]], *, dedupe: bool) -> None:
         span_rows = [r for b, _ in items for r in b.span_rows]
         fb_rows = [r for b, _ in items for r in b.feedback_rows]
-        span_params = self._spans.params(span_rows) if span_rows else None
-        fb_params = self._feedback.params(fb_rows) if fb_rows else None
+        deltas = [b.rollups for b, _ in items if b.rollups is not None]
+        counted = bool(deltas)
+        facts: list[Facts | None] = []
+        fb_counted: list[bool] = []
+        if counted:
+            for b, _ in items:
+                facts += b.rollups.facts if b.rollups is not None else [None] * len(b.span_rows)
+                fb_counted += [b.rollups is not None] * len(b.feedback_rows)
         with self._turn(), self._engine.begin() as conn:
+            if dedupe:  # only rows not stored yet, each once: what is inserted is exactly what is counted
+                keep = unstored(conn, span_rows, SPAN_KEY, spans)
+                span_rows = [r for r, k in zip(span_rows, keep, strict=True) if k]
+                facts = [f for f, k in zip(facts, keep, strict=True) if k]
+                keep = unstored(conn, fb_rows, FEEDBACK_KEY, feedback)
+                fb_rows = [r for r, k in zip(fb_rows, keep, strict=True) if k]
+                fb_counted = [c for c, k in zip(fb_counted, keep, strict=True) if k]
             cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
             try:
-                if span_params:
-                    cur.executemany(self._spans.sql, span_params)
-                if fb_params:
-                    cur.executemany(self._feedback.sql, fb_params)
+                if span_rows:
+                    cur.executemany(self._spans.sql, self._spans.params(span_rows))
+                    if counted and cur.rowcount != len(span_rows):
+                        raise _Resent
+                if not counted:
+                    if fb_rows:
+                        cur.executemany(self._feedback.sql, self._feedback.params(fb_rows))
+                    return
+                tally = Tally(conn, deltas[0].config, self._cap)
+                if dedupe:
+                    tally.add_facts(f for f in facts if f is not None)
+                else:
+                    for d in deltas:
+                        tally.add_groups(d.groups)
+                tally.turns_with_feedback([f for f in facts if f is not None and f.root])
+                firsts = tally.first_feedback([r for r, c in zip(fb_rows, fb_counted, strict=True) if c])
+                if fb_rows:
+                    cur.executemany(self._feedback.sql, self._feedback.params(fb_rows))
+                    if cur.rowcount != len(fb_rows):
+                        raise _Resent
+                tally.feedback_turns(firsts)
+                tally.apply(cur)
             finally:
                 cur.close()
 

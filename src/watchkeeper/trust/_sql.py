@@ -4,7 +4,8 @@ The record leaf (leaves.py, format version 1) is built by one SQL expression per
 appends a row and the verifier that re-derives it run literally the same encoding, in C, without building a
 ``Span`` per row: SQLite returns the leaf as hex (``printf``/``hex``: no ``unhex`` before SQLite 3.41), PostgreSQL
 as ``bytea`` (``int8send``/``int4send``). ``tests/trust/test_log.py`` checks the expression against
-``record_leaf(span_from_row(row))`` on both engines for generated spans.
+``record_leaf(span_from_row(row))`` on both engines for generated spans. On SQLite, verify encodes the columns in
+Python instead (:func:`leaf_encoder`), where SQLite's ``printf`` string building is several times slower.
 
 Every function here works on a raw DB-API cursor inside a transaction the caller owns.
 """
@@ -91,52 +92,64 @@ _U64 = struct.Struct(">Q").pack
 _U32 = struct.Struct(">I").pack
 _IDS = struct.Struct(">BQBI16sBI8s").pack  # tags 1–3 when the ids have their usual 16 and 8 bytes
 _TIMES = struct.Struct(">BQBQBQ").pack  # tags 7–9
+_TEXT_TAGS = (4, 5, 6, 10, 11, 15, 16)  # parent_span_id and the text fields, in tag order
+
+
+def _text_field(tag: int, v: Any) -> bytes:
+    """A bytes or text field (tag, length, raw or UTF-8 bytes). Refuses any other type: only a hand-edited database
+    stores a number in these columns."""
+    if type(v) is str:
+        raw = v.encode("utf-8")
+    elif type(v) is bytes:
+        raw = v
+    else:
+        raise TypeError(f"a {type(v).__name__} where the leaf needs text or bytes")
+    return bytes((tag,)) + _U32(len(raw)) + raw
+
+
+def _uint_field(tag: int, v: Any) -> bytes:
+    return b"" if v is None else bytes((tag,)) + _U64(v)  # struct refuses a float, a string or a negative number
+
+
+def _bytes(v: Any) -> bytes:
+    if type(v) is not bytes:
+        raise TypeError(f"a {type(v).__name__} where the leaf needs bytes")
+    return v
 
 
 class _Field(dict[Any, bytes]):
-    """The encoded field (tag, length, value) of each distinct value seen: kinds, models, tool names and token
-    counts repeat, so most rows encode their optional fields with dictionary lookups."""
+    """The encoded field of each distinct text or bytes value seen: kinds, models and tool names repeat, so most
+    rows encode them with dictionary lookups. Only ``str`` and ``bytes`` values are kept, never a number (which
+    could compare equal to another type's number)."""
 
-    def __init__(self, tag: int, kind: str) -> None:
+    def __init__(self, tag: int) -> None:
         super().__init__({None: b""})
-        self._tag = bytes((tag,))
-        self._kind = kind
+        self._tag = tag
 
     def __missing__(self, v: Any) -> bytes:
-        if self._kind == "uint":
-            out = self._tag + _U64(v)
-        else:
-            raw = v.encode("utf-8") if isinstance(v, str) else bytes(v)
-            out = self._tag + _U32(len(raw)) + raw
+        out = _text_field(self._tag, v)
         if len(self) < 100_000:
             self[v] = out
         return out
 
 
 def leaf_encoder() -> Callable[[Sequence[Any]], bytes]:
-    """Encodes the leaf of a row whose first 18 values are :data:`LEAF_COLUMNS` (the verifier's fast path on
-    SQLite, where SQL string building is slower than this; tested equal to ``record_leaf``)."""
+    """Encodes the leaf of a row whose first 18 values are :data:`LEAF_COLUMNS` as the driver returns them (text as
+    ``str`` or as the stored ``bytes``); raises TypeError or struct.error for a value of the wrong type, whatever
+    it has encoded before. What verify re-derives leaves with on SQLite; tested equal to ``record_leaf``."""
     head = MAGIC + bytes((FORMAT_VERSION, RECORD))
-    par, kind, status = _Field(4, "bytes"), _Field(5, "text"), _Field(6, "text")
-    req, resp, tin, tout, tcache = (
-        _Field(10, "text"),
-        _Field(11, "text"),
-        _Field(12, "uint"),
-        _Field(13, "uint"),
-        _Field(14, "uint"),
-    )
-    tool, err, ver = _Field(15, "text"), _Field(16, "text"), _Field(17, "uint")
+    par, kind, status, req, resp, tool, err = (_Field(tag) for tag in _TEXT_TAGS)
 
     def encode(r: Sequence[Any]) -> bytes:
         pid, tid, sid, p, k, s, t1, t2, t3, m1, m2, i1, i2, i3, tn, ec, v, ps = r[:18]
         if type(tid) is bytes and type(sid) is bytes and len(tid) == 16 and len(sid) == 8:
             ids = _IDS(1, pid, 2, 16, tid, 3, 8, sid)
         else:
-            ids = b"\x01" + _U64(pid) + b"\x02" + _U32(len(tid)) + bytes(tid) + b"\x03" + _U32(len(sid)) + bytes(sid)
+            ids = b"\x01" + _U64(pid) + _text_field(2, _bytes(tid)) + _text_field(3, _bytes(sid))
         return b"".join((
-            head, ids, par[p], kind[k], status[s], _TIMES(7, t1, 8, t2, 9, t3), req[m1], resp[m2], tin[i1],
-            tout[i2], tcache[i3], tool[tn], err[ec], ver[v], b"" if ps is None else b"\x12\x00\x00\x00\x20" + ps
-            if len(ps) == 32 else b"\x12" + _U32(len(ps)) + bytes(ps),
+            head, ids, par[p], kind[k], status[s], _TIMES(7, t1, 8, t2, 9, t3), req[m1], resp[m2],
+            _uint_field(12, i1), _uint_field(13, i2), _uint_field(14, i3), tool[tn], err[ec], _uint_field(17, v),
+            b"" if ps is None else _text_field(18, _bytes(ps)),
         ))  # fmt: skip
 
     return encode
@@ -179,7 +192,9 @@ class CursorTreeStore:
     """A read-only :class:`~watchkeeper.trust.TreeStore` over ``merkle_nodes``, through a query function.
 
     ``query(sql, params)`` runs one SELECT and gives its rows; the caller decides which connection (and which
-    transaction) that is. ``size`` is the tree size the caller read from ``merkle_logs``.
+    transaction) that is. ``size`` is the tree size the caller read from ``merkle_logs``. Stored hashes never change,
+    so the store keeps what it read: :meth:`hashes_many` reads every span a proof needs in one query (MerkleTree
+    asks for them before folding) and :meth:`hashes` then answers from memory. Make one store per request.
     """
 
     def __init__(self, query: Callable[[str, tuple[Any, ...]], list[Any]], dialect: str, log_id: int, size: int):
@@ -191,6 +206,8 @@ class CursorTreeStore:
             f"SELECT hash FROM merkle_nodes WHERE log_id = {p} AND level = {p} AND idx >= {p} AND idx < {p} "  # noqa: S608
             "ORDER BY idx"
         )
+        self._sqlite = dialect == "sqlite"
+        self._read: dict[tuple[int, int, int], list[bytes]] = {}
 
     @property
     def stride(self) -> int:
@@ -202,10 +219,53 @@ class CursorTreeStore:
     def set_size(self, size: int) -> None:
         self._size = size
 
-    def hashes(self, level: int, start: int, end: int) -> list[bytes]:
+    def _check(self, level: int, start: int, end: int) -> None:
         if level % STRIDE or not 0 <= start <= end or end > (self._size >> level):
             raise IndexError(f"no stored hashes at level {level} for [{start}, {end})")
-        return [bytes(r[0]) for r in self._query(self._sql, (self._log_id, level, start, end))]
+
+    def hashes(self, level: int, start: int, end: int) -> list[bytes]:
+        self._check(level, start, end)
+        got = self._read.get((level, start, end))
+        if got is None:
+            got = [bytes(r[0]) for r in self._query(self._sql, (self._log_id, level, start, end))]
+        return got
+
+    def hashes_many(self, spans: Sequence[tuple[int, int, int]]) -> list[list[bytes]]:
+        """:meth:`hashes` of each ``(level, start, end)``; the ones not read yet in one query, each span's hashes
+        joined in index order into one value (so a proof costs one round trip, not one per subtree)."""
+        for span in spans:
+            self._check(*span)
+        todo = [s for s in dict.fromkeys(spans) if s not in self._read]
+        if todo:
+            joined = self._joined_sqlite(todo) if self._sqlite else self._joined_pg(todo)
+            for span, data in zip(todo, joined, strict=True):
+                self._read[span] = [data[i : i + HASH_SIZE] for i in range(0, len(data), HASH_SIZE)]
+        return [self._read[s] for s in spans]
+
+    def _joined_sqlite(self, spans: list[tuple[int, int, int]]) -> list[bytes]:
+        # one scalar subquery a span (SQLite plans them in microseconds and caches the statement)
+        one = (
+            "(SELECT CAST(group_concat(hash, '') AS BLOB) FROM (SELECT hash FROM merkle_nodes "
+            "WHERE log_id = ? AND level = ? AND idx >= ? AND idx < ? ORDER BY idx))"
+        )
+        (row,) = self._query("SELECT " + ", ".join([one] * len(spans)), tuple(
+            v for level, start, end in spans for v in (self._log_id, level, start, end)))  # fmt: skip
+        return [bytes(v or b"") for v in row]
+
+    def _joined_pg(self, spans: list[tuple[int, int, int]]) -> list[bytes]:
+        # one statement text whatever the number of spans, so PostgreSQL plans it once per connection (psycopg
+        # prepares it), where one subquery a span cost about 0.25 ms of planning each
+        rows = self._query(
+            "SELECT s.q, string_agg(m.hash, ''::bytea ORDER BY m.idx) "
+            "FROM unnest(%s::smallint[], %s::bigint[], %s::bigint[]) WITH ORDINALITY AS s(level, lo, hi, q) "
+            "JOIN merkle_nodes m ON m.log_id = %s AND m.level = s.level AND m.idx >= s.lo AND m.idx < s.hi "
+            "GROUP BY s.q",
+            ([lv for lv, _s, _e in spans], [st for _l, st, _e in spans], [e for _l, _s, e in spans], self._log_id),
+        )
+        out = [b""] * len(spans)
+        for q, data in rows:
+            out[int(q) - 1] = bytes(data)
+        return out
 
     def append(self, size: int, new: Mapping[int, Sequence[bytes]]) -> None:
         raise NotImplementedError("the sequencer appends (trust/log.py); this store only reads")

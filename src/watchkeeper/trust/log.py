@@ -430,11 +430,15 @@ class LogService:
         batch: int = 5000,
         poll_s: float = 0.2,
         on_error: Callable[[BaseException], None] | None = None,
+        also_sign: tuple[tuple[int, str], ...] = (),
     ) -> None:
         self.engine = engine
         self.key_file = key_file
         self.sequencer = Sequencer(engine, batch=batch)
         self.checkpointer = Checkpointer(engine, key_file, policy=policy)
+        # other logs appended elsewhere (the access log, audit.py) that this thread signs too: (log id, stream name)
+        self.also_sign = also_sign
+        self._others = [Checkpointer(engine, key_file, policy=policy, log_id=i) for i, _ in also_sign]
         self.poll_s = poll_s
         self.on_error = on_error
         self.state: LogState | None = None
@@ -444,6 +448,8 @@ class LogService:
     def start(self) -> None:
         """Creates the log and its signing key if needed (logging the public key), then starts the thread."""
         self.state = ensure_log(self.engine)
+        for log_id, stream in self.also_sign:
+            ensure_log(self.engine, log_id, stream)
         signer, made = load_or_create_signer(self.key_file, self.state.origin)
         if made:
             log.warning(
@@ -466,6 +472,8 @@ class LogService:
         try:
             self.sequencer.drain()
             self.checkpointer.run_once(force=True)
+            for other in self._others:
+                other.run_once(force=True)
         except Exception as e:
             self._failed(e)
 
@@ -481,6 +489,8 @@ class LogService:
             try:
                 n = self.sequencer.run_once()
                 self.checkpointer.run_once()
+                for other in self._others:
+                    other.run_once()
             except Exception as e:
                 self._failed(e)
                 wait = max(self.poll_s, 1.0)

@@ -11,8 +11,9 @@ the guard checks of transparency-dev/merkle in front of it; it needs nothing but
 Proof generation reads a :class:`TreeStore`: the leaf hashes (level 0) plus the hashes of complete subtrees at every
 ``stride``-th level (8 → subtrees of 256, 65,536, 16.7 M … leaves), which is how Trillian/Tessera tiles work. Any
 complete subtree is then one contiguous read of at most ``2**(stride-1)`` stored hashes, folded in memory, so a proof
-for a tree of 10 million leaves reads O(log n) short ranges and never loads the tree. :class:`MerkleTree` appends
-with a compact range (the frontier: one hash per set bit of the size), so the root after an append costs O(log n).
+for a tree of 10 million leaves reads O(log n) short ranges — in one call when the store can read several at once —
+and never loads the tree. :class:`MerkleTree` appends with a compact range (the frontier: one hash per set bit of the
+size), so the root after an append costs O(log n).
 """
 
 from __future__ import annotations
@@ -222,6 +223,10 @@ class TreeStore(Protocol):
 
     A level-``L`` hash with index ``i`` is the root of leaves ``[i·2^L, (i+1)·2^L)``. Stored hashes never change once
     written, so the store is append-only; see docs/trust.md for the SQL table that backs it.
+
+    A store may also offer ``hashes_many(spans) -> list of hashes per (level, start, end)``: :class:`MerkleTree`
+    then asks for every span a proof or a root needs in that one call before folding (a SQL store answers it with
+    one query instead of one per subtree; ``_sql.CursorTreeStore``).
     """
 
     @property
@@ -371,7 +376,10 @@ class MerkleTree:
         if size is None or size == self.compact.size:
             return self.compact.root()
         self._check_within(size, "size")
-        return self._range_root(0, size) if size else EMPTY_ROOT
+        if not size:
+            return EMPTY_ROOT
+        self._prefetch([(0, size)])
+        return self._range_root(0, size)
 
     def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
         """The audit path of leaf ``index`` in the tree of ``size`` leaves (default: now), leaf to root."""
@@ -379,18 +387,18 @@ class MerkleTree:
         self._check_within(n, "size")
         if not 0 <= index < n:
             raise ProofError(f"leaf index {index} is not below the tree size {n}", field="index")
-        out: list[bytes] = []
+        ranges: list[tuple[int, int]] = []
         start, end, m = 0, n, index
         while end - start > 1:  # RFC 9162 §2.1.3.1 PATH, top-down; reversed at the end
             k = _split(end - start)
             if m < k:
-                out.append(self._range_root(start + k, end))
+                ranges.append((start + k, end))
                 end = start + k
             else:
-                out.append(self._range_root(start, start + k))
+                ranges.append((start, start + k))
                 start, m = start + k, m - k
-        out.reverse()
-        return out
+        self._prefetch(ranges, also=[(0, index, index + 1)])  # the leaf hash too: the caller usually wants it next
+        return [self._range_root(s, e) for s, e in reversed(ranges)]
 
     def consistency_proof(self, size1: int, size2: int | None = None) -> list[bytes]:
         """The proof that the tree of ``size1`` leaves is a prefix of the tree of ``size2`` (default: now)."""
@@ -400,20 +408,21 @@ class MerkleTree:
             raise ProofError(f"size1 ({size1}) must be between 1 and size2 ({n})", field="size1")
         if size1 == n:
             return []
-        out: list[bytes] = []
+        ranges: list[tuple[int, int]] = []
         start, end, m, whole = 0, n, size1, True
         while m != end - start:  # RFC 9162 §2.1.4.1 SUBPROOF, top-down; reversed at the end
             k = _split(end - start)
             if m <= k:
-                out.append(self._range_root(start + k, end))
+                ranges.append((start + k, end))
                 end = start + k
             else:
-                out.append(self._range_root(start, start + k))
+                ranges.append((start, start + k))
                 start, m, whole = start + k, m - k, False
         if not whole:
-            out.append(self._range_root(start, end))
-        out.reverse()
-        return out
+            ranges.append((start, end))
+        # with the roots at both sizes, which a caller checking the proof asks for next
+        self._prefetch([*ranges, (0, size1), (0, n)] if n != self.compact.size else [*ranges, (0, size1)])
+        return [self._range_root(s, e) for s, e in reversed(ranges)]
 
     # -- reading the store
 
@@ -421,18 +430,42 @@ class MerkleTree:
         if not isinstance(size, int) or not 0 <= size <= self.compact.size:
             raise ProofError(f"{what} {size} is beyond the tree's size {self.compact.size}", field=what)
 
+    def _span(self, level: int, index: int) -> tuple[int, int, int]:
+        """The stored hashes (level, start, end) that the complete subtree (level, index) folds from."""
+        base = level - level % self.store.stride
+        width = 1 << (level - base)
+        return base, index * width, (index + 1) * width
+
+    def _prefetch(self, ranges: Sequence[tuple[int, int]], also: Sequence[tuple[int, int, int]] = ()) -> None:
+        """Asks a store that can read many spans at once (``hashes_many``: a SQL store, one query instead of one per
+        subtree) for every stored span the roots of ``ranges`` need and the cache lacks, before they are folded."""
+        many = getattr(self.store, "hashes_many", None)
+        if many is None:
+            return
+        need: dict[tuple[int, int, int], None] = {}
+        for start, end in ranges:
+            pos = start
+            while pos < end:
+                lv = (end - pos).bit_length() - 1
+                if (lv, pos >> lv) not in self._cache:
+                    need[self._span(lv, pos >> lv)] = None
+                pos += 1 << lv
+        for span in also:
+            need.setdefault(span)
+        if need:
+            many(list(need))
+
     def _node(self, level: int, index: int) -> bytes:
         """The hash of the complete subtree of 2**level leaves starting at leaf ``index << level``."""
-        stride = self.store.stride
-        base = level - level % stride
-        width = 1 << (level - base)
+        span = self._span(level, index)
+        width = span[2] - span[1]
         if width >= _CACHE_MIN_WIDTH:  # complete subtrees never change, so caching the costly folds is safe
             hit = self._cache.get((level, index))
             if hit is not None:
                 return hit
-        hashes = self.store.hashes(base, index * width, (index + 1) * width)
+        hashes = self.store.hashes(*span)
         if len(hashes) != width:
-            raise ProofError(f"the store is missing hashes at level {base}", field="store")
+            raise ProofError(f"the store is missing hashes at level {span[0]}", field="store")
         h = root_from_leaf_hashes(hashes)
         if width >= _CACHE_MIN_WIDTH:
             if len(self._cache) >= _CACHE_SIZE:

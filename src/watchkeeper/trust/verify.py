@@ -14,17 +14,23 @@ In one read snapshot of the store, with nothing but the verifier keys the audito
 4. rows and hashes beyond the tree, a tree shorter than a signed checkpoint, and a stored compact range that differs
    from the recomputed one are reported. Rows not sequenced yet are counted, not failed.
 
-The report names the first bad leaf index. Reading is done in chunks through raw driver cursors.
+The report names the first bad leaf index. Rows are read through a raw driver cursor in ranges of ``chunk`` leaf
+indices, streamed ``_BATCH`` rows at a time (memory stays bounded whatever the log's size or the payloads'); a
+range's logged leaf hashes come back as one value and are compared with the re-derived ones in one comparison, and
+only a range that differs is read again hash by hash to name the first bad index. On one core the time goes to
+handing ~20 values a row from the driver to Python and to three SHA-256 objects a row (leaf, payload, tree node);
+docs/benchmarks.md has the numbers.
 """
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import struct
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from hashlib import sha256
 from typing import Any
 
 from sqlalchemy import Engine
@@ -36,6 +42,8 @@ from .log import RECORDS_LOG
 from .merkle import CompactRange, leaf_hash
 
 CHUNK = 1 << 16
+_BATCH = 1024  # rows held at once while a chunk is read
+_MMAP_BYTES = 1 << 40  # SQLite caps it at its compiled SQLITE_MAX_MMAP_SIZE
 _MAX_PROBLEMS = 50
 
 
@@ -107,7 +115,13 @@ def _order(p: Problem) -> tuple[int, int]:
 
 
 class _Snapshot:
-    """One read transaction on a raw driver connection: every query sees the same state of the store."""
+    """One read transaction on a raw driver connection: every query sees the same state of the store.
+
+    On SQLite the connection also maps the database file into memory for the duration (``mmap_size``: a page read
+    then costs no system call; SQLite maps up to its compiled limit, 2 GiB in Debian's build, and reads the rest),
+    and :meth:`blobs` and :meth:`batches` return text as the stored bytes (no UTF-8 decoding; leaves are bytes
+    anyway). Both are undone before the connection goes back to the pool.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.dialect = engine.dialect.name
@@ -115,7 +129,10 @@ class _Snapshot:
         raw: Any = self._conn.connection.dbapi_connection
         self._raw = raw
         self._cur: Any = raw.cursor()
+        self._mmap: int | None = None
         if self.dialect == "sqlite":
+            self._mmap = int(self._cur.execute("PRAGMA mmap_size").fetchone()[0])
+            self._cur.execute(f"PRAGMA mmap_size = {_MMAP_BYTES}")
             self._cur.execute("BEGIN")
         else:
             self._cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
@@ -125,10 +142,43 @@ class _Snapshot:
         self._cur.execute(sql, params)
         return list(self._cur.fetchall())
 
+    @contextlib.contextmanager
+    def _raw_text(self) -> Iterator[None]:
+        if self.dialect != "sqlite":  # psycopg gives bytea as bytes already
+            yield
+            return
+        before = self._raw.text_factory
+        self._raw.text_factory = bytes
+        try:
+            yield
+        finally:
+            self._raw.text_factory = before
+
+    def blobs(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        """:meth:`all`, with text values as the stored bytes."""
+        with self._raw_text():
+            return self.all(sql, params)
+
+    def batches(self, sql: str, params: tuple[Any, ...]) -> Iterator[list[Any]]:
+        """The rows of one query, :data:`_BATCH` at a time, text as stored bytes: memory bounded by the batch,
+        whatever the payloads weigh (PostgreSQL: through a server-side cursor, else the driver holds every row)."""
+        if self.dialect != "sqlite":
+            with self._raw.cursor(name="watchkeeper_verify") as cur:
+                cur.execute(sql, params)
+                while rows := cur.fetchmany(_BATCH):
+                    yield rows
+            return
+        with self._raw_text():
+            self._cur.execute(sql, params)
+            while rows := self._cur.fetchmany(_BATCH):
+                yield rows
+
     def close(self) -> None:
         try:
             self._cur.close()
             self._raw.rollback()
+            if self._mmap is not None:
+                self._raw.execute(f"PRAGMA mmap_size = {self._mmap}")
         finally:
             self._conn.close()
 
@@ -283,77 +333,11 @@ def _verify(
 
     compact = CompactRange()
     stops = sorted({t.size for t in targets if 0 < t.size <= size})
-    sha = hashlib.sha256
-    decode, leaf_cols = _leaf_reader(snap.dialect)
-    rows_sql = (
-        f"SELECT log_index, {leaf_cols}, payload_sha256, payload FROM spans "  # noqa: S608
-        f"WHERE log_index >= {p} AND log_index < {p} ORDER BY log_index"
-    )
-    nodes_sql = (
-        f"SELECT idx, hash FROM merkle_nodes WHERE log_id = {p} AND level = {p} AND idx >= {p} AND idx < {p} "  # noqa: S608
-        "ORDER BY idx"
-    )
-    missing_rows: list[int] = []
-    counts = report.payloads
+    scan = _LeafScan(snap, report, removals, log_id)
     stop_i = 0
     for a in range(0, size, chunk):
         b = min(a + chunk, size)
-        got = snap.all(rows_sql, (a, b))
-        stored = snap.all(nodes_sql, (log_id, 0, a, b))
-        stored_h = [bytes(r[1]) for r in stored]
-        if len(got) == b - a:
-            hashes = [leaf_hash(decode(r)) for r in got]
-        else:  # rows are missing: use the stored hash in their place so the rest still folds
-            by_idx = {int(r[0]): r for r in got}
-            stored_by = {int(r[0]): bytes(r[1]) for r in stored}
-            hashes = []
-            kept_rows = []
-            for i in range(a, b):
-                r = by_idx.get(i)
-                if r is None:
-                    missing_rows.append(i)
-                    h = stored_by.get(i)
-                    if h is None:
-                        report.add("hash-missing", f"leaf {i} has neither a row nor a stored hash", i)
-                        h = b"\0" * 32
-                    hashes.append(h)
-                else:
-                    kept_rows.append(r)
-                    hashes.append(leaf_hash(decode(r)))
-            got = kept_rows
-        if len(stored_h) != b - a:
-            have = {int(r[0]) for r in stored}
-            for i in range(a, b):
-                if i not in have:
-                    report.add("hash-missing", f"the tree has no stored hash for leaf {i}", i)
-                    break
-        elif hashes != stored_h:
-            gone = set(missing_rows)
-            for i, (h, logged) in enumerate(zip(hashes, stored_h, strict=True)):
-                if h != logged and a + i not in gone:
-                    report.add("leaf", f"leaf {a + i} re-derived from its row differs from the logged leaf", a + i)
-        # payloads
-        for r in got:
-            blob, committed = r[-1], r[-2]
-            if blob is not None:
-                if committed is not None and sha(blob).digest() == bytes(committed):
-                    counts["present"] += 1
-                else:
-                    counts["tampered"] += 1
-                    report.add("payload", f"the payload of leaf {r[0]} does not hash to its committed value", int(r[0]))
-            elif committed is None:
-                counts["none"] += 1
-            else:
-                try:
-                    leaf = decode_leaf(decode(r))
-                except LeafError:
-                    leaf = None  # already reported as a bad leaf
-                st = classify_payload(leaf, None, removals) if isinstance(leaf, RecordLeaf) else PayloadState.TAMPERED
-                counts[st.value] += 1
-                if st is PayloadState.TAMPERED:
-                    report.add(
-                        "payload", f"the payload of leaf {r[0]} is gone with no purge or erasure covering it", int(r[0])
-                    )
+        hashes = scan.hashes(a, b)
         # fold, compare stored upper levels, and check roots at checkpoint sizes inside this chunk
         pos = a
         while pos < b:
@@ -364,10 +348,11 @@ def _verify(
                 end = stops[stop_i]
             first = compact.size
             kept = compact.extend(hashes[pos - a : end - a], keep_every=_sql.STRIDE)
-            _check_nodes(snap, nodes_sql, log_id, kept, first, report)
+            _check_nodes(snap, scan.nodes_sql, log_id, kept, first, report)
             pos = end
             if stop_i < len(stops) and stops[stop_i] == end:
                 root_checked(end, compact.root())
+    missing_rows = scan.missing_rows
     # 4. the rest of the store against the tree
     try:
         stored_compact = _sql.decode_frontier(size, frontier)
@@ -399,26 +384,138 @@ def _verify(
         report.add("unsigned", f"{report.unsigned} leaves are not covered by a signed checkpoint (--strict)", signed)
 
 
+class _LeafScan:
+    """Re-derives the leaf hashes of one range of indices at a time, checks them against the logged ones, and
+    classifies the payloads, recording problems and counts in the report.
+
+    The logged hashes of a range come back as one value (``group_concat`` / ``string_agg`` of level 0, in index
+    order), so the common case — every hash there and every re-derived one equal — is one comparison of two byte
+    strings; only a range that differs is read again hash by hash to say where.
+    """
+
+    def __init__(self, snap: _Snapshot, report: VerifyReport, removals: list[Removal], log_id: int) -> None:
+        self.snap = snap
+        self.report = report
+        self.removals = removals
+        self.log_id = log_id
+        self.missing_rows: list[int] = []
+        p = snap.p
+        self.decode, leaf_cols = _leaf_reader(snap.dialect)
+        # a row: the leaf (on SQLite its 18 columns, payload_sha256 the last of them), the payload, the index
+        sqlite = snap.dialect == "sqlite"
+        self.committed = 17 if sqlite else -3  # where payload_sha256 is in a row
+        self.rows_sql = (
+            f"SELECT {leaf_cols}, {'' if sqlite else 'payload_sha256, '}payload, log_index FROM spans "  # noqa: S608
+            f"WHERE log_index >= {p} AND log_index < {p} ORDER BY log_index"
+        )
+        self.nodes_sql = (
+            f"SELECT idx, hash FROM merkle_nodes WHERE log_id = {p} AND level = {p} AND idx >= {p} AND idx < {p} "  # noqa: S608
+            "ORDER BY idx"
+        )
+        joined = "group_concat(hash, '')" if snap.dialect == "sqlite" else "string_agg(hash, ''::bytea ORDER BY idx)"
+        self.joined_sql = (
+            f"SELECT count(*), min(idx), max(idx), {joined} FROM merkle_nodes "  # noqa: S608
+            f"WHERE log_id = {p} AND level = 0 AND idx >= {p} AND idx < {p}"
+        )
+
+    def hashes(self, a: int, b: int) -> list[bytes]:
+        """The leaf hashes of ``[a, b)`` as the rows give them (the logged hash where a row is gone)."""
+        decode = self.decode
+        hashes: list[bytes] = []
+        indices: list[int] = []
+        for rows in self.snap.batches(self.rows_sql, (a, b)):
+            hashes += [leaf_hash(decode(r)) for r in rows]
+            indices += [r[-1] for r in rows]
+            self._payloads(rows)
+        if len(hashes) == b - a:
+            n, lo, hi, logged = self.snap.blobs(self.joined_sql, (self.log_id, a, b))[0]
+            if not (n == b - a and lo == a and hi == b - 1 and logged == b"".join(hashes)):
+                self._compare(a, b, hashes)
+            return hashes
+        # rows are missing: use the stored hash in their place so the rest still folds
+        stored_by = {int(r[0]): bytes(r[1]) for r in self.snap.all(self.nodes_sql, (self.log_id, 0, a, b))}
+        by_idx = dict(zip(map(int, indices), hashes, strict=True))
+        out = []
+        for i in range(a, b):
+            h = by_idx.get(i)
+            if h is None:
+                self.missing_rows.append(i)
+                h = stored_by.get(i)
+                if h is None:
+                    self.report.add("hash-missing", f"leaf {i} has neither a row nor a stored hash", i)
+                    h = b"\0" * 32
+            out.append(h)
+        self._compare(a, b, out)
+        return out
+
+    def _payloads(self, rows: list[Any]) -> None:
+        """Classifies the payload of each row (leaf.classify_payload's rules), reporting the tampered ones."""
+        report, counts, c = self.report, self.report.payloads, self.committed
+        sha = sha256
+        present = none = 0
+        for r in rows:
+            blob, committed = r[-2], r[c]
+            if blob is not None:
+                if committed is not None and isinstance(blob, bytes) and sha(blob).digest() == committed:
+                    present += 1
+                else:
+                    i = int(r[-1])
+                    counts["tampered"] += 1
+                    report.add("payload", f"the payload of leaf {i} does not hash to its committed value", i)
+            elif committed is None:
+                none += 1
+            else:
+                st = self._absent(r)
+                counts[st.value] += 1
+                if st is PayloadState.TAMPERED:
+                    i = int(r[-1])
+                    report.add("payload", f"the payload of leaf {i} is gone with no purge or erasure covering it", i)
+        counts["present"] += present
+        counts["none"] += none
+
+    def _absent(self, r: Any) -> PayloadState:
+        try:
+            leaf = decode_leaf(self.decode(r))
+        except LeafError:
+            return PayloadState.TAMPERED  # already reported as a bad leaf
+        return classify_payload(leaf, None, self.removals) if isinstance(leaf, RecordLeaf) else PayloadState.TAMPERED
+
+    def _compare(self, a: int, b: int, hashes: list[bytes]) -> None:
+        """Reports, hash by hash, where ``[a, b)`` differs from the logged hashes (rows gone are not leaf problems)."""
+        stored = self.snap.all(self.nodes_sql, (self.log_id, 0, a, b))
+        stored_h = [bytes(r[1]) for r in stored]
+        if len(stored_h) != b - a:
+            have = {int(r[0]) for r in stored}
+            for i in range(a, b):
+                if i not in have:
+                    self.report.add("hash-missing", f"the tree has no stored hash for leaf {i}", i)
+                    break
+        elif hashes != stored_h:
+            gone = set(self.missing_rows)
+            for i, (h, logged) in enumerate(zip(hashes, stored_h, strict=True)):
+                if h != logged and a + i not in gone:
+                    self.report.add("leaf", f"leaf {a + i} re-derived from its row differs from the logged leaf", a + i)
+
+
 def _leaf_reader(dialect: str) -> tuple[Callable[[Any], bytes], str]:
-    """How verify reads leaves: (leaf bytes of a fetched row, the SQL that fetches it after ``log_index``).
+    """How verify reads leaves: (leaf bytes of a fetched row, the SQL that starts each row).
 
     SQLite: the 18 leaf columns, encoded in Python (``_sql.leaf_encoder``: faster there than SQLite's ``printf``);
-    PostgreSQL: the SQL leaf expression as ``bytea``. Either way the row's last two values are the committed payload
-    hash and the payload; a row whose columns cannot be encoded at all (a text in an integer column) gives bytes
-    that match no leaf, so it is reported as a bad leaf rather than stopping the check.
+    PostgreSQL: the SQL leaf expression as ``bytea``. A row whose columns cannot be encoded at all (a text in an
+    integer column) gives bytes that match no leaf, so it is reported as a bad leaf rather than stopping the check.
     """
     if dialect == "sqlite":
         enc = _sql.leaf_encoder()
 
         def from_columns(r: Any) -> bytes:
             try:
-                return enc(r[1:19])
-            except (TypeError, ValueError, AttributeError, struct.error, OverflowError):
+                return enc(r)
+            except (TypeError, ValueError, struct.error, OverflowError):
                 return b"unencodable row"
 
         return from_columns, _sql.LEAF_COLUMNS
     dec = _sql.leaf_decoder(dialect)
-    return (lambda r: dec(r[1])), _sql.leaf_sql(dialect)
+    return (lambda r: dec(r[0])), _sql.leaf_sql(dialect)
 
 
 def _check_nodes(

@@ -1,0 +1,287 @@
+"""The alert engine's view of the live store: rate and latency streams per slice read from the rollups, the
+analytics room's detectors, and its false-discovery control, behind the engine's small protocols.
+
+    source = RollupSource(engine)
+    AlertEngine(rules, source=source, detectors=default_registry(), fdr=fdr_from_detectors(), store=engine)
+
+A thin adapter on purpose: the rollups' read API and the detectors' stream types do the work. A stream's hourly
+history depends only on the hour it ends in, so it is read once per hour and slice, however often the engine ticks.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine
+
+from ..analytics import (
+    METRICS,
+    NONE,
+    OTHER,
+    Count,
+    LatencyBucket,
+    Slice,
+    latency_series,
+    rate_series,
+    slices_with_traffic,
+)
+from ..analytics.detectors import HistogramBucket, HistogramStream, RateStream, default_registry, select_alerts
+from ..analytics.detectors import Verdict as DetectorVerdict
+from ..analytics.rollups import utc
+from ..errors import InputError
+from ._labels import NS
+from .detection import FalseDiscoveryControl, SliceTest
+from .engine import Backtest, backtest
+from .rules import AlertRule, RuleSet, slice_key
+from .silences import silences_in_force
+
+HOUR_NS = 3600 * NS
+DAY_NS = 24 * HOUR_NS
+LATENCY = "latency"  # the histogram metric: read from the rollups' latency bins, not from a rate
+CANARY = "canary"  # the detector that compares a version with its incumbent
+RECENT_HOURS = 5  # fine buckets before the current hour (the spike test pages on windows up to 4 h)
+_CACHE_MAX = 4096  # hourly histories kept (one per metric × slice × hour)
+
+
+def stream_key(rule: AlertRule, slice: Slice) -> str:
+    """The key of ``rule``'s stream for ``slice``: unique within the rule's family, the parent's the same way."""
+    labels = ",".join(f"{d}={v}" for d, v in zip(slice.dims, slice.values, strict=True))
+    return f"{rule.name}|{labels or slice_key(())}"
+
+
+class RollupSource:
+    """:class:`~watchkeeper.alerting.SeriesSource` over the rollups: hourly buckets over the rule's lookback for the
+    baseline, and the last hours in the rule's bucket width (summed from 1-minute rollups) so a spike is seen
+    before its hour ends. A canary's reference is the version with the most traffic over the lookback."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        new_account_days: float = 30.0,
+        minute_days: int = 7,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self.engine = engine
+        self._clock = clock
+        self.new_account_days = new_account_days
+        self.minute_days = minute_days
+        self._hourly: OrderedDict[tuple[Any, ...], list[Any]] = OrderedDict()
+        self._slices: dict[tuple[Any, ...], list[Slice]] = {}
+        self._slices_end: int | None = None
+
+    def slices_with_traffic(
+        self, *, project_id: int, metric: str, dims: tuple[str, ...], start_ns: int, end_ns: int
+    ) -> Sequence[Slice]:
+        k = (project_id, metric, dims, start_ns, end_ns)
+        if self._slices_end != end_ns:  # one tick's answers: canaries ask again for their incumbents
+            self._slices, self._slices_end = {}, end_ns
+        if k not in self._slices:
+            self._slices[k] = self._read_slices(project_id, metric, dims, start_ns, end_ns)
+        return self._slices[k]
+
+    def _read_slices(
+        self, project_id: int, metric: str, dims: tuple[str, ...], start_ns: int, end_ns: int
+    ) -> list[Slice]:
+        found = slices_with_traffic(
+            self.engine,
+            project_id=project_id,
+            metric="requests" if metric == LATENCY else metric,
+            dimensions=dims,
+            start=start_ns,
+            end=end_ns,
+            new_account_days=self.new_account_days,
+            minute_days=self.minute_days,
+        )
+        return [Slice(dims, tuple(s[d] for d in dims)) for s in found]
+
+    def stream(self, *, project_id: int, rule: AlertRule, slice: Slice, parent: Slice | None, at_ns: int) -> Any:
+        key = stream_key(rule, slice)
+        parent_key = stream_key(rule, parent) if parent is not None else None
+        step = timedelta(microseconds=rule.bucket_ns // 1000)
+        hour_end = at_ns // HOUR_NS * HOUR_NS
+        hourly_start = hour_end - rule.lookback_ns
+        # fine buckets over the spike test's paging windows, so a change within them is dated to the bucket
+        recent_start = hour_end - RECENT_HOURS * HOUR_NS
+        # 1-minute rollups are kept `minute_days`: older history (a back-test) is read from hourly buckets only; a
+        # canary pools whole hours over its lookback, both versions the same way
+        kept = recent_start >= self._clock() - self.minute_days * DAY_NS
+        fine = rule.bucket_ns < HOUR_NS and kept and rule.detector != CANARY
+        if rule.metric == LATENCY:
+            hourly = self._cached(project_id, rule.metric, slice, hourly_start, hour_end, self._latency)
+            recent = self._latency(project_id, LATENCY, slice, recent_start, at_ns, "1m") if fine else []
+            return HistogramStream(
+                key,
+                hourly=hourly,
+                recent=_merge_histograms(recent, rule.bucket_ns) if fine else (),
+                step=step,
+                parent=parent_key,
+                bins_per_octave=4,  # the rollups' latency bins: 4 per octave of milliseconds
+                unit="ms",
+            )
+        hourly = self._cached(project_id, rule.metric, slice, hourly_start, hour_end, self._rate)
+        recent = self._rate(project_id, rule.metric, slice, recent_start, at_ns, "1m") if fine else []
+        reference: list[Count] = []
+        if rule.detector == CANARY and len(slice.dims) == 1:
+            incumbent = self._incumbent(project_id, rule, slice.dims[0], at_ns)
+            if incumbent is not None and incumbent != slice.values[0]:
+                ref = Slice(slice.dims, (incumbent,))
+                reference = self._cached(project_id, rule.metric, ref, hourly_start, hour_end, self._rate)
+        return RateStream(
+            key,
+            hourly=hourly,
+            recent=_merge_counts(recent, rule.bucket_ns) if fine else (),
+            step=step,
+            parent=parent_key,
+            reference=reference,
+        )
+
+    # -- reading
+
+    def _rate(self, project_id: int, metric: str, slice: Slice, start: int, end: int, bucket: str) -> list[Any]:
+        return list(
+            rate_series(
+                self.engine,
+                project_id=project_id,
+                metric=metric,
+                slice=slice.as_dict(),
+                start=start,
+                end=end,
+                bucket=bucket,
+                new_account_days=self.new_account_days,
+            )
+        )
+
+    def _latency(self, project_id: int, _metric: str, slice: Slice, start: int, end: int, bucket: str) -> list[Any]:
+        return list(
+            latency_series(
+                self.engine,
+                project_id=project_id,
+                slice=slice.as_dict(),
+                start=start,
+                end=end,
+                bucket=bucket,
+                new_account_days=self.new_account_days,
+            )
+        )
+
+    def _cached(self, project_id: int, metric: str, slice: Slice, start: int, end: int, read: Any) -> list[Any]:
+        k = (project_id, metric, slice.dims, slice.values, start, end)
+        got = self._hourly.get(k)
+        if got is None:
+            got = read(project_id, metric, slice, start, end, "1h")
+            self._hourly[k] = got
+            while len(self._hourly) > _CACHE_MAX:
+                self._hourly.popitem(last=False)
+        else:
+            self._hourly.move_to_end(k)
+        return got
+
+    def _incumbent(self, project_id: int, rule: AlertRule, dim: str, at_ns: int) -> str | None:
+        found = self.slices_with_traffic(
+            project_id=project_id, metric=rule.metric, dims=(dim,), start_ns=at_ns - rule.lookback_ns, end_ns=at_ns
+        )
+        return next((s.values[0] for s in found if s.values[0] not in (NONE, OTHER)), None)
+
+    def forget(self) -> None:
+        """Drop the cached hourly histories and slices (after rollups were rebuilt, say)."""
+        self._hourly.clear()
+        self._slices, self._slices_end = {}, None
+
+
+def _merge_counts(buckets: Sequence[Count], width_ns: int) -> list[Count]:
+    """1-minute counts summed into buckets of ``width_ns`` (aligned to the epoch), in time order."""
+    out: dict[int, list[int]] = {}
+    for b in buckets:
+        start = _ns(b.start) // width_ns * width_ns
+        acc = out.setdefault(start, [0, 0])
+        acc[0] += b.numerator
+        acc[1] += b.denominator
+    return [Count(utc(s), k, n) for s, (k, n) in sorted(out.items())]
+
+
+def _merge_histograms(buckets: Sequence[LatencyBucket], width_ns: int) -> list[HistogramBucket]:
+    """1-minute latency histograms merged into buckets of ``width_ns``, in time order."""
+    out: dict[int, dict[int, int]] = {}
+    for b in buckets:
+        acc = out.setdefault(_ns(b.start) // width_ns * width_ns, {})
+        for i, c in b.bins.items():
+            acc[i] = acc.get(i, 0) + c
+    return [HistogramBucket(utc(s), bins) for s, bins in sorted(out.items())]
+
+
+def _ns(t: datetime) -> int:
+    return int(t.timestamp()) * NS  # bucket starts are whole minutes
+
+
+def fdr_from_detectors(*, q: float = 0.01) -> FalseDiscoveryControl:
+    """False-discovery control by the analytics room's :func:`select_alerts` over one rule's slices: Benjamini–
+    Hochberg across them, parents first, a child only where it differs from its parent. A verdict that is not one
+    of the built-in detectors' (a plugin's) keeps its own ``fired``."""
+
+    def control(tests: Sequence[SliceTest]) -> Sequence[bool]:
+        ours = [t.verdict for t in tests if isinstance(t.verdict, DetectorVerdict)]
+        decided = select_alerts(ours, q=q)
+        out = []
+        for t in tests:
+            v = t.verdict
+            out.append(decided[v.key].alert if isinstance(v, DetectorVerdict) else v.fired)
+        return out
+
+    return control
+
+
+def slice_totals(
+    engine: Engine, *, project_id: int, labels: Mapping[str, str], start_ns: int, end_ns: int
+) -> tuple[int, int] | None:
+    """An alert's counts, (numerator, denominator) of its metric in its slice (from its labels) over minutes starting
+    in [start_ns, end_ns) — at most the last day; None for a metric that is not a rate or a slice the rollups lack."""
+    metric = labels.get("metric", "")
+    dims = [d for d in labels.get("slice", "").split(",") if d and d != slice_key(())]
+    if metric not in METRICS or any(d not in labels for d in dims) or end_ns <= start_ns:
+        return None
+    try:
+        got = rate_series(
+            engine,
+            project_id=project_id,
+            metric=metric,
+            slice={d: labels[d] for d in dims},
+            start=max(start_ns, end_ns - 24 * HOUR_NS),
+            end=end_ns,
+            bucket="1m",
+        )
+    except InputError:
+        return None
+    return sum(c.numerator for c in got), sum(c.denominator for c in got)
+
+
+def replay(
+    engine: Engine,
+    rules: RuleSet,
+    *,
+    start_ns: int,
+    end_ns: int,
+    step_ns: int,
+    new_account_days: float = 30.0,
+    minute_days: int = 7,
+) -> Backtest:
+    """A back-test of ``rules`` on the stored history: the live engine ticked every ``step_ns`` over
+    ``[start_ns, end_ns)`` on project 1's rollups, with the built-in (and installed) detectors and the stored
+    silences; nothing is stored or sent."""
+    return backtest(
+        rules,
+        source=RollupSource(engine, new_account_days=new_account_days, minute_days=minute_days),
+        detectors=default_registry(entry_points=True),
+        fdr=fdr_from_detectors(),
+        start_ns=start_ns,
+        end_ns=end_ns,
+        step_ns=step_ns,
+        silences=silences_in_force(engine, project_id=1, since_ns=start_ns),
+    )
+
+
+__all__ = ["RollupSource", "fdr_from_detectors", "replay", "slice_totals", "stream_key"]
