@@ -11,9 +11,13 @@ Without Hyperscan (no wheel for the platform) every family runs.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
+import tempfile
 import threading
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 # MULTILINE and DOTALL only widen matches too, so one flag set serves patterns compiled with or without them.
@@ -116,6 +120,33 @@ def _on_match(gid: int, start: int, end: int, flags: int, found: set[int]) -> No
     found.add(gid)
 
 
+def _cache_path(hs: Any, exprs: list[bytes], ids: list[int], flags: int) -> Path:
+    """Where the compiled database of these exact patterns is kept: a derived cache of the package's own patterns
+    (no user data), so each process does not spend seconds compiling the same database again."""
+    h = hashlib.sha256(repr((getattr(hs, "__version__", ""), flags, ids)).encode())
+    for e in exprs:
+        h.update(len(e).to_bytes(4, "big") + e)
+    return Path(tempfile.gettempdir()) / f"watchkeeper-hs-{os.getuid() if hasattr(os, 'getuid') else 0}" / h.hexdigest()
+
+
+def _cached(hs: Any, exprs: list[bytes], ids: list[int], flags: int) -> Any:
+    try:
+        return hs.loadb(_cache_path(hs, exprs, ids, flags).read_bytes(), hs.HS_MODE_BLOCK)
+    except Exception:  # missing, unreadable or from another build: compile instead
+        return None
+
+
+def _store(hs: Any, db: Any, exprs: list[bytes], ids: list[int], flags: int) -> None:
+    path = _cache_path(hs, exprs, ids, flags)
+    try:
+        path.parent.mkdir(mode=0o700, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(hs.dumpb(db))
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a cache only
+
+
 class Prefilter:
     """Which of the named pattern families may match a text. Compiled on first use, once per instance."""
 
@@ -147,9 +178,12 @@ class Prefilter:
                     exprs.append(relax(alt).encode("utf-8"))
                     ids.append(gid)
             always: set[str] = set()
-            db: Any = hyperscan.Database()
+            db: Any = _cached(hyperscan, exprs, ids, flags)
             try:
-                db.compile(expressions=exprs, ids=ids, elements=len(exprs), flags=[flags] * len(exprs))
+                if db is None:
+                    db = hyperscan.Database()
+                    db.compile(expressions=exprs, ids=ids, elements=len(exprs), flags=[flags] * len(exprs))
+                    _store(hyperscan, db, exprs, ids, flags)
             except hyperscan.error:  # find the expressions Hyperscan cannot take: their families always run
                 kept = []
                 for expr, gid in zip(exprs, ids, strict=True):
