@@ -198,9 +198,9 @@ def bench_seal(root: Path, n: int) -> bool:
     return ratio <= SEAL_TARGET
 
 
-def bench_verify(root: Path, spans: int, samples: int, rng: random.Random) -> bool:
-    if not (root / "ingest" / "watchkeeper.db").exists():
-        ingest_and_seal(root, 40_000)
+def bench_verify(root: Path, spans: int, ingest_spans: int, samples: int, rng: random.Random) -> bool:
+    if not (root / "ingest" / "watchkeeper.db").exists():  # the rows the store is filled with
+        ingest_and_seal(root, ingest_spans)
     big = root / "big" / "watchkeeper.db"
     engine = make_engine(f"sqlite:///{big}")
     migrate(engine)
@@ -276,7 +276,7 @@ def main() -> int:
         if "seal" in parts:
             ok &= bench_seal(root, args.ingest_spans)
         if "verify" in parts:
-            ok &= bench_verify(root, args.spans, args.samples, rng)
+            ok &= bench_verify(root, args.spans, args.ingest_spans, args.samples, rng)
         if "proofs" in parts:
             ok &= bench_proofs(root, args.proof_leaves, args.samples, args.pg == "auto", rng)
     finally:

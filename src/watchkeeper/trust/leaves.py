@@ -314,16 +314,12 @@ class Removal:
     trace_ids: frozenset[bytes] = frozenset()
 
     def covers(self, leaf: RecordLeaf) -> bool:
-        return self.covers_record(leaf.project_id, leaf.trace_id, leaf.start_ns, leaf.ingested_ns)
-
-    def covers_record(self, project_id: int, trace_id: bytes, start_ns: int, ingested_ns: int) -> bool:
-        """:meth:`covers` from the four leaf fields it looks at (verify has them without decoding a leaf)."""
-        if project_id != self.project_id or ingested_ns > self.finished_ns:
+        if leaf.project_id != self.project_id or leaf.ingested_ns > self.finished_ns:
             return False
         if self.action == "purge":
-            return self.cutoff_ns is not None and start_ns < self.cutoff_ns
+            return self.cutoff_ns is not None and leaf.start_ns < self.cutoff_ns
         if self.action == "erase":
-            return trace_id in self.trace_ids
+            return leaf.trace_id in self.trace_ids
         return False
 
 
