@@ -33,6 +33,7 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -153,13 +154,34 @@ def replica_rates(kh: np.ndarray, nh: np.ndarray, lag: int, warm_hours: int, day
     for w in range(7):
         lags = [d for d in range(lag, max_lag + 1) if ((w - d) % 7 >= 5) == (w >= 5)][:days]
         idx = np.flatnonzero(dow == w)
+        cells = []
         for d in lags:
             src = idx - 24 * d
             ok = src >= 0
-            pk[:, idx[ok]] += sk[:, src[ok]]
-            pn[:, idx[ok]] += sn[:, src[ok]]
-            fk[:, idx[ok]] += dk[:, src[ok]]
-            fn[:, idx[ok]] += dn[:, src[ok]]
+            cell = [np.zeros((s, idx.size)) for _ in range(4)]
+            for c, a in zip(cell, (sk, sn, dk, dn), strict=True):
+                c[:, ok] = a[:, src[ok]]
+            cells.append((cell, ok))
+        tk = sum(c[0] for c, _ in cells)
+        tn = sum(c[1] for c, _ in cells)
+        present = sum(ok.astype(int) for _, ok in cells)
+        # the detector's rule: a pooled day far from the others is left out (when ≥ 3 days, keeping ≥ 2)
+        drops = []
+        for (ck_, cn_, _, _), ok in cells:
+            other = tn - cn_
+            with np.errstate(divide="ignore", invalid="ignore"):
+                e = np.where(other > 0, cn_ * (tk - ck_) / np.maximum(other, 1e-12), 0.0)
+            slack = 4.0 * np.sqrt(e) + 2.0
+            drops.append(ok[None, :] & (other > 0) & ((ck_ > 1.5 * e + slack) | (1.5 * ck_ + slack < e)))
+        n_drop = sum(d.astype(int) for d in drops)
+        apply = (present[None, :] >= 3) & (n_drop > 0) & (present[None, :] - n_drop >= 2)
+        cols = idx
+        for ((c0, c1, c2, c3), _), drop in zip(cells, drops, strict=True):
+            keep = ~(apply & drop)
+            pk[:, cols] += np.where(keep, c0, 0.0)
+            pn[:, cols] += np.where(keep, c1, 0.0)
+            fk[:, cols] += np.where(keep, c2, 0.0)
+            fn[:, cols] += np.where(keep, c3, 0.0)
     mean = (kh[:, :warm_hours].sum(axis=1) + 0.5) / (nh[:, :warm_hours].sum(axis=1) + 1.0)
     flat = (fk + 1.0) / (fn + 1.0 / mean[:, None])
     shrink = SPIKE.season.shrink_events
@@ -239,8 +261,8 @@ def nb_llr_np(k: np.ndarray, mu: np.ndarray, c: np.ndarray, ratio: float) -> np.
 
 
 def drift_screen(kh: np.ndarray, nh: np.ndarray, p0: np.ndarray, warm_hours: int, hours: np.ndarray) -> np.ndarray:
-    """The drift test's CUSUM replayed from zero over its look-back ending at each test hour (value after that
-    hour), with half the stream's warm-up wander."""
+    """The peak of the current excursion of the drift test's CUSUM, replayed from zero over its look-back ending at
+    each test hour, with half the stream's warm-up wander."""
     mu = nh * p0
     fit = slice(max(0, warm_hours - 7 * 24), warm_hours)
     num = ((kh[:, fit] - mu[:, fit]) ** 2 - mu[:, fit]).sum(axis=1)
@@ -251,9 +273,11 @@ def drift_screen(kh: np.ndarray, nh: np.ndarray, p0: np.ndarray, warm_hours: int
     out = np.zeros((kh.shape[0], len(hours)))
     for j, h in enumerate(hours):
         s = np.zeros(kh.shape[0])
+        peak = np.zeros(kh.shape[0])
         for i in range(max(0, h - look + 1), h + 1):
             s = np.maximum(0.0, s + inc[:, i])
-        out[:, j] = s
+            peak = np.where(s > 0, np.maximum(peak, s), 0.0)
+        out[:, j] = peak  # the detector fires from the hour its excursion reaches h until it resolves
     return out
 
 
@@ -813,23 +837,33 @@ def parse_seeds(text: str) -> list[int]:
     return out
 
 
+def _run(args: tuple[str, int, int, int, int]) -> dict[str, Any]:
+    name, seed, warm_days, test_days, incidents = args
+    return run_seed(name, seed, warm_days=warm_days, test_days=test_days, incidents=incidents)
+
+
 def measure(
     seeds: list[int], sims: list[str], *, warm_days: int = 14, test_days: int = 28, incidents: int = 200,
-    with_tick: bool = True, log: Any = None,
+    with_tick: bool = True, log: Any = None, jobs: int = 1,
 ) -> tuple[dict[str, dict[str, Any]], dict[str, float] | None, list[dict[str, Any]]]:  # fmt: skip
+    """Every (simulator, seed) run, then the summaries per simulator and the timing of one tick."""
+    todo = [(name, seed, warm_days, test_days, incidents) for name in sims for seed in seeds]
     runs: list[dict[str, Any]] = []
-    for name in sims:
-        for seed in seeds:
-            r = run_seed(name, seed, warm_days=warm_days, test_days=test_days, incidents=incidents)
-            runs.append(r)
-            if log is not None:
-                print(
-                    f"  sim {name} seed {seed}: {r['total_s']:.0f} s (simulation {r['sim_s']:.0f} s), "
-                    f"candidates {r['free']['candidates'] + r['inc']['candidates']:,}, "
-                    f"false pages {r['free']['false_pages']}, false tickets {r['free']['false_tickets']}",
-                    file=log,
-                    flush=True,
-                )
+    if jobs > 1:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            done = list(pool.map(_run, todo))
+    else:
+        done = map(_run, todo)  # type: ignore[assignment]
+    for r in done:
+        runs.append(r)
+        if log is not None:
+            print(
+                f"  sim {r['sim']} seed {r['seed']}: {r['total_s']:.0f} s (simulation {r['sim_s']:.0f} s), "
+                f"candidates {r['free']['candidates'] + r['inc']['candidates']:,}, "
+                f"false pages {r['free']['false_pages']}, false tickets {r['free']['false_tickets']}",
+                file=log,
+                flush=True,
+            )
     summaries = {f"sim {n}": summarise([r for r in runs if r["sim"] == n]) for n in sims}
     tick = tick_time() if with_tick else None
     return summaries, tick, runs
@@ -841,6 +875,7 @@ def main() -> int:
     p.add_argument("--sims", default="A,B", help="simulators: A (tuned on), B (never tuned on)")
     p.add_argument("--quick", action="store_true", help="one seed of simulator A, 7 + 14 days: a smoke test")
     p.add_argument("--no-tick", action="store_true", help="skip the timing of one tick over all streams")
+    p.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes); each needs ~2.5 GB")
     p.add_argument("--json", help="also write every measurement to this file")
     a = p.parse_args()
     seeds = parse_seeds(a.seeds)
@@ -851,7 +886,8 @@ def main() -> int:
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     t0 = time.time()
     summaries, tick, runs = measure(
-        seeds, sims, warm_days=warm, test_days=test, incidents=incidents, with_tick=not a.no_tick, log=sys.stderr
+        seeds, sims, warm_days=warm, test_days=test, incidents=incidents, with_tick=not a.no_tick, log=sys.stderr,
+        jobs=a.jobs,
     )
     print(
         f"\nDetector benchmark, {started}: seeds {a.seeds if not a.quick else seeds[0]}, {warm} + {test} days, "

@@ -188,17 +188,33 @@ def test_a_slow_ramp_is_caught_by_the_drift_test_within_a_day_and_no_later_than_
     assert drift_hit.started_at is not None and drift_hit.started_at >= ONSET - timedelta(hours=6)
 
 
-def test_the_drift_alert_resolves_soon_after_the_rate_comes_back() -> None:
-    end = ONSET + timedelta(hours=8)
-    buckets = Traffic(20_000, 0.03, days=32, wander=0.03, seed=6,
-                      change=lambda t: 2.0 if ONSET <= t < end else 1.0).buckets()  # fmt: skip
+def drift_states(traffic: Traffic, hours_after_onset: int) -> list[bool]:
+    """Whether the drift test fires at each whole hour from 1 to ``hours_after_onset`` after the onset."""
+    buckets = traffic.buckets()
     hours = hourly(buckets)
     states = []
-    for h in range(1, 30):
+    for h in range(1, hours_after_onset):
         at = ONSET.replace(minute=0) + timedelta(hours=h)
         states.append(Drift().evaluate(stream_at(buckets, hours, at), at).fired)
+    return states
+
+
+def test_the_drift_alert_resolves_soon_after_the_rate_comes_back() -> None:
+    end = ONSET + timedelta(hours=8)
+    traffic = Traffic(20_000, 0.03, days=32, wander=0.03, seed=6, change=lambda t: 2.0 if ONSET <= t < end else 1.0)
+    states = drift_states(traffic, 30)
     assert any(states[:8])
     assert not any(states[11:])  # within 3 hours of recovery, though the excursion is still in the 48-hour look-back
+
+
+def test_a_drift_alert_stays_on_for_the_whole_excursion_instead_of_flapping() -> None:
+    end = ONSET + timedelta(hours=20)
+    traffic = Traffic(2_000, 0.03, days=32, wander=0.05, seed=13, change=lambda t: 1.6 if ONSET <= t < end else 1.0)
+    states = drift_states(traffic, 40)
+    on = [i for i, s in enumerate(states) if s]
+    assert on, "the drift was not caught"
+    assert on == list(range(on[0], on[-1] + 1)), f"the alert flapped: {states}"
+    assert on[0] < 20 and on[-1] < 28
 
 
 def test_a_slice_without_enough_history_is_not_tested() -> None:

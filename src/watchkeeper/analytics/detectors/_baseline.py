@@ -10,12 +10,15 @@ c the squared relative wander of the rate) at three scales — 1, 4 and 24 hours
 moments from the residuals of that same prediction on the hours before the test region, so the estimate includes
 everything the prediction gets wrong (overdispersion, mix shifts, weekly effects, its own sampling error). Windows
 shorter than an hour are assumed to wander independently within the hour (c grows as 60/minutes); longer windows
-keep the largest wander any scale shows. Blocks that look like past incidents (|z| > 5 against a robust first
-guess) are left out of the fit, so last week's outage does not blunt this week's test.
+keep the largest wander any scale shows. Past incidents are kept out of both: a pooled day whose counts for the hour
+are far from the other days' (×1.5 and 4 Poisson sd) is left out of the expected rate, as Farrington's method leaves
+out past outbreaks, and residual blocks beyond 3.5 sd of a robust first guess are left out of the wander — so last
+week's outage neither raises this week's baseline nor blunts its test.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from itertools import accumulate
 
@@ -28,7 +31,7 @@ _PRIOR_C = {1: 0.01, 4: 0.005, 24: 0.003}
 _PRIOR_BLOCKS = {1: 12.0, 4: 6.0, 24: 3.0}
 _C_FLOOR = 1e-4  # 1% relative wander: nothing real is steadier than that
 _C_CEIL = 4.0
-_TRIM_Z = 5.0
+_TRIM_Z = 3.5
 _CHI2_MEDIAN = 0.4549364
 
 
@@ -118,16 +121,28 @@ class _Hours:
             self.sk, self.sn = k, n
             return
         # sums over [i - smooth, i + smooth] (clipped to the range) from prefix sums padded at both ends
-        self.sk = _window_sums(k, smooth)
-        self.sn = _window_sums(n, smooth)
+        self.sk = _window_sums(k, smooth, smooth)
+        self.sn = _window_sums(n, smooth, smooth)
 
 
-def _window_sums(xs: list[int], half: int) -> list[int]:
+def _outlier_day(k: int, n: int, total_k: int, total_n: int) -> bool:
+    """Whether one pooled day's counts for an hour are far from the other days' (×1.5 and 4 Poisson sd beyond): a
+    past incident, left out of the baseline as Farrington's method leaves out past outbreaks."""
+    other_n = total_n - n
+    if other_n <= 0:
+        return False
+    e = n * (total_k - k) / other_n
+    slack = 4.0 * math.sqrt(e) + 2.0
+    return k > 1.5 * e + slack or 1.5 * k + slack < e
+
+
+def _window_sums(xs: list[int], before: int, after: int) -> list[int]:
+    """Sums over [i − before, i + after] for every i, clipped to the list."""
+    size = len(xs)
     c = [0, *accumulate(xs)]
-    last = c[-1]
-    hi = c[half + 1 :] + [last] * half  # c[min(size, i + half + 1)]
-    lo = [0] * half + c[: len(xs) - half]  # c[max(0, i - half)]
-    return [a - b for a, b in zip(hi, lo, strict=False)]
+    hi = [c[min(size, i + after + 1)] for i in range(size)]
+    lo = [c[max(0, i - before)] for i in range(size)]
+    return [a - b for a, b in zip(hi, lo, strict=True)]
 
 
 def fit_baseline(hourly: Series, at_s: int, *, test_hours: int, season: Seasonality) -> Baseline | None:
@@ -154,24 +169,34 @@ def fit_baseline(hourly: Series, at_s: int, *, test_hours: int, season: Seasonal
 
     offsets = _lag_offsets(season)
     sk, sn = hours.sk, hours.sn
-    ck = [0, *accumulate(hours.k)]
-    cn = [0, *accumulate(hours.n)]
-    size = len(hours.k)
+    # each hour's whole day: the 24 hours centred on it
+    dk = _window_sums(hours.k, DAY_H // 2, DAY_H // 2 - 1)
+    dn = _window_sums(hours.n, DAY_H // 2, DAY_H // 2 - 1)
     shrink = season.shrink_events
 
     def expected_rate(t: int) -> float:
         i = t - h0
+        js = []
         k = n = 0
-        fk = fn = 0  # the same days' whole-day counts (24 hours centred on the same hour)
         for off in offsets[(t // DAY_H + 3) % 7]:
             j = i - off
             if j < 0:
                 break
+            js.append(j)
             k += sk[j]
             n += sn[j]
-            lo, hi = max(0, j - DAY_H // 2), min(size, j + DAY_H // 2)
-            fk += ck[hi] - ck[lo]
-            fn += cn[hi] - cn[lo]
+        if len(js) >= 3:
+            kept = [j for j in js if not _outlier_day(sk[j], sn[j], k, n)]
+            if 2 <= len(kept) < len(js):
+                js = kept
+                k = n = 0
+                for j in js:
+                    k += sk[j]
+                    n += sn[j]
+        fk = fn = 0
+        for j in js:
+            fk += dk[j]
+            fn += dn[j]
         flat = (fk + prior_k) / (fn + prior_n)
         # the hour's own rate, shrunk toward its days' flat rate by ``shrink`` events' worth: a small slice's hourly
         # profile is mostly noise, its daily rate much less so

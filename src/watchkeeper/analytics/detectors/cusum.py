@@ -10,9 +10,10 @@ reaches ``h``, whatever the slice's volume: ``h = ln(arl_hours / sensitivity)`` 
 
 The test is stateless: each evaluation replays the last ``lookback_hours`` from zero, against a baseline that
 starts ``lag_days`` back so the drift being measured is never part of its own baseline. The hour after the sum
-last stood at zero dates the start of the drift. It fires only while the sum stays within ``resolve_drop`` of its
-peak: once the data say the rate came back, the alert resolves (within the hour on a busy slice) rather than when a
-large excursion has decayed below ``h``, which can take days.
+last stood at zero dates the start of the drift. Once the sum has reached ``h`` (with the effect floors met over the
+excursion) the alert stays on — no flapping while the sum hovers around ``h`` — until the sum falls ``resolve_drop``
+below its peak: the data say the rate came back, which resolves the alert within the hour on a busy slice rather
+than when a large excursion has decayed, which can take days.
 """
 
 from __future__ import annotations
@@ -56,8 +57,8 @@ class Drift:
     """The CUSUM drift test (see the module docstring)."""
 
     name: str = "drift"
-    ratio: float = 1.5
-    arl_hours: float = 1e5
+    ratio: float = 1.4
+    arl_hours: float = 3e5
     lookback_hours: int = 48
     resolve_drop: float = 4.0
     min_expected: float = 24.0
@@ -74,6 +75,13 @@ class Drift:
                 f"the look-back ({self.lookback_hours} h) must not reach into the baseline, which starts "
                 f"{self.season.lag_days} days back"
             )
+
+    def _effect(self, k: int, mu: float) -> bool:
+        """Effect floors over an excursion, as in the spike test: a real but small shift (a baseline a few percent
+        off for two days) is not a drift worth a ticket."""
+        if self.ratio > 1:
+            return k >= self.min_ratio * mu and k - mu >= self.min_excess
+        return k * self.min_ratio <= mu and mu - k >= self.min_excess
 
     @property
     def direction(self) -> str:
@@ -154,33 +162,42 @@ class Drift:
                 reason=f"fewer than {self.min_expected:g} expected events in {hours} hours",
             )  # fmt: skip
         c = base.dispersion(60)
+        limit = self.threshold(sensitivity)
         s = peak = 0.0
         run_from = 0  # first hour of the current excursion
+        k_run = n_run = 0
+        mu_run = 0.0
+        firing = False  # latched: from the hour the sum reached ``limit`` (floors met) until it resolves
+        resolved_at = 0.0  # the peak at the last resolution: firing again needs new evidence beyond it
         for i in range(hours):
             s += nb_llr(ks[i], mus[i], c, self.ratio)
             if s <= 0.0:
-                s = peak = 0.0
+                s = peak = resolved_at = 0.0
                 run_from = i + 1
+                k_run = n_run = 0
+                mu_run = 0.0
+                firing = False
+                continue
+            k_run += ks[i]
+            n_run += ns[i]
+            mu_run += mus[i]
             peak = max(peak, s)
-        limit = self.threshold(sensitivity)
-        # still drifting: the sum has not fallen by ``resolve_drop`` since its peak — evidence that the rate came back
-        # resolves the alert within hours on a busy slice, instead of when a large excursion has decayed (days)
+            if firing and peak - s >= self.resolve_drop:
+                # the sum fell ``resolve_drop`` below its peak: the rate came back (within the hour on a busy slice,
+                # rather than when a large excursion has decayed below ``limit``, which can take days)
+                firing, resolved_at = False, peak
+            elif not firing and s >= limit and s > resolved_at and self._effect(k_run, mu_run):
+                firing = True
+        fired = firing
         run = range(min(run_from, hours - 1), hours)
-        k_run = sum(ks[i] for i in run)
-        n_run = sum(ns[i] for i in run)
-        mu_run = sum(mus[i] for i in run)
-        # effect floors over the excursion, as in the spike test: a real but small shift (a baseline a few percent
-        # off for two days) is not a drift worth a ticket
-        if self.ratio > 1:
-            effect = k_run >= self.min_ratio * mu_run and k_run - mu_run >= self.min_excess
-        else:
-            effect = k_run * self.min_ratio <= mu_run and mu_run - k_run >= self.min_excess
-        fired = s >= limit and peak - s < self.resolve_drop and effect
+        if run_from >= hours:  # no excursion: describe the last hour
+            k_run, n_run, mu_run = ks[-1], ns[-1], mus[-1]
+        effect = self._effect(k_run, mu_run)
         c_run = base.dispersion(60 * len(run))
         lo, hi = nbinom_band(mu_run, c_run, _BAND_Z)
         return Verdict(
             self.name, key, at, fired, Gate.ENOUGH,
-            p_value=min(1.0, math.exp(-s)),
+            p_value=min(1.0, math.exp(-(peak if fired else s))),  # while it fires, the excursion's evidence
             statistic=s,
             observed_rate=k_run / n_run if n_run else None,
             expected_rate=mu_run / n_run if n_run else None,
@@ -191,11 +208,11 @@ class Drift:
             parent=parent, direction=self.direction, windows=tuple(stats),
             values=(("threshold", limit), ("dispersion", c)),
             reason=(
-                f"CUSUM {s:.1f} ≥ {limit:.1f}: {k_run} events where {mu_run:.1f} were expected since "
+                f"CUSUM reached {peak:.1f} ≥ {limit:.1f}: {k_run} events where {mu_run:.1f} were expected since "
                 f"{from_epoch_s((first_h + run.start) * HOUR_S):%Y-%m-%d %H:%M}"
                 if fired
-                else f"CUSUM {s:.1f} ≥ {limit:.1f}, but down {peak - s:.1f} from its peak: the rate came back"
-                if s >= limit and effect
+                else f"CUSUM {s:.1f}, down {peak - s:.1f} from its peak {peak:.1f}: the rate came back"
+                if peak >= limit and effect
                 else f"CUSUM {s:.1f} ≥ {limit:.1f}, but {k_run} events where {mu_run:.1f} were expected is below the "
                 "effect floors"
                 if s >= limit

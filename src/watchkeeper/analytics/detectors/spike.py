@@ -190,7 +190,7 @@ class Spike:
     widened window (tickets only: many small slices, so a stricter level)."""
 
     name: str = "spike"
-    alpha: float = 1e-5
+    alpha: float = 5e-6
     alpha_widened: float = 1e-6
     direction: str = "up"
     ladder_minutes: tuple[int, ...] = (15, 30, 60, 120, 240, 480, 1440)
