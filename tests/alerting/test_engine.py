@@ -245,6 +245,21 @@ def test_a_slice_too_small_to_page_on_opens_a_ticket(http: httpx.Client, http_re
     assert fr.labels["severity"] == "ticket"
 
 
+def test_a_page_stays_one_alert_when_the_slice_volume_dips(http: httpx.Client, http_receiver: Receiver) -> None:
+    s = Setup(None, http, http_receiver.url, for_="0s")
+    s.detector.page = 600  # 750 events in 15 minutes page; 300 only open a ticket
+    steady(s.source, "refusals", T - 120 * MIN, T, 5, 500, language="fr")
+    steady(s.source, "refusals", T, T + 15 * MIN, 50, 250, language="fr")
+    steady(s.source, "refusals", T + 15 * MIN, T + 45 * MIN, 20, 100, language="fr")  # still 20%, a third the volume
+    engine = s.engine()
+    run(engine, T - 10 * MIN, T + 15 * MIN)
+    (paged,) = engine.alerts.values()
+    assert paged.labels["severity"] == "page" and paged.state is AlertState.FIRING
+    run(engine, T + 20 * MIN, T + 40 * MIN)
+    assert list(engine.alerts.values()) == [paged], "a second alert (a ticket) opened for the same incident"
+    assert paged.state is AlertState.FIRING
+
+
 def test_below_the_volume_gate_nothing_alerts(http: httpx.Client, http_receiver: Receiver) -> None:
     s = Setup(None, http, http_receiver.url, for_="0s")
     s.detector.gate = 10_000

@@ -158,8 +158,7 @@ class AlertEngine:
             for t, kept in zip(tests, keep, strict=True):
                 v = t.verdict
                 if kept and v.fired and v.gate.tested:
-                    # a slice too small to page on opens a ticket at most, whatever the rule's severity
-                    severity = "ticket" if rule.severity == "page" and not v.pageable else rule.severity
+                    severity = self._severity(rule, t.slice, v.pageable)
                     labels = rule.alert_labels(t.slice.dims, t.slice.values, severity)
                     active[rule.name][fingerprint(labels)] = (t, severity)
         transitions: list[Transition] = []
@@ -210,6 +209,15 @@ class AlertEngine:
                 verdict = det.evaluate(stream, at, sensitivity=rule.sensitivity)
                 tests.append(SliceTest(rule, s, parent, stream, verdict))
         return tests
+
+    def _severity(self, rule: AlertRule, slice: Slice, pageable: bool) -> str:
+        """A slice too small to page on opens a ticket at most, whatever the rule's severity; but a page already
+        open on the slice stays the alert while its volume dips (one alert per incident, not a page and a
+        ticket)."""
+        if rule.severity != "page" or pageable:
+            return rule.severity
+        paged = self.alerts.get(fingerprint(rule.alert_labels(slice.dims, slice.values, "page")))
+        return "page" if paged is not None and paged.state in LIVE else "ticket"
 
     def _advance(
         self, fp: str, rule: AlertRule | None, hit: tuple[SliceTest, str] | None, now: int

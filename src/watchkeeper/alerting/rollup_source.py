@@ -13,11 +13,13 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Engine
 
+from .._rollup import HIST, MINUTE_NS, N_VALUES, C
 from ..analytics import (
     METRICS,
     NONE,
@@ -25,13 +27,12 @@ from ..analytics import (
     Count,
     LatencyBucket,
     Slice,
-    latency_series,
     rate_series,
     slices_with_traffic,
 )
 from ..analytics.detectors import HistogramBucket, HistogramStream, RateStream, default_registry, select_alerts
 from ..analytics.detectors import Verdict as DetectorVerdict
-from ..analytics.rollups import utc
+from ..analytics.rollups import RollupReader, utc
 from ..errors import InputError
 from ._labels import NS
 from .detection import FalseDiscoveryControl, SliceTest
@@ -45,6 +46,9 @@ LATENCY = "latency"  # the histogram metric: read from the rollups' latency bins
 CANARY = "canary"  # the detector that compares a version with its incumbent
 RECENT_HOURS = 5  # fine buckets before the current hour (the spike test pages on windows up to 4 h)
 _CACHE_MAX = 4096  # hourly histories kept (one per metric × slice × hour)
+_FAMILIES_MAX = 64  # sums of every slice of a rule's dimensions over one window, kept for the next slice's stream
+_TURNS = (C["turns"],)
+_HIST_COLUMNS = tuple(range(HIST, N_VALUES))
 
 
 def stream_key(rule: AlertRule, slice: Slice) -> str:
@@ -71,6 +75,7 @@ class RollupSource:
         self.new_account_days = new_account_days
         self.minute_days = minute_days
         self._hourly: OrderedDict[tuple[Any, ...], list[Any]] = OrderedDict()
+        self._families: OrderedDict[tuple[Any, ...], dict[tuple[str, ...], dict[int, list[int]]]] = OrderedDict()
         self._slices: dict[tuple[Any, ...], list[Slice]] = {}
         self._slices_end: int | None = None
 
@@ -112,68 +117,86 @@ class RollupSource:
         kept = recent_start >= self._clock() - self.minute_days * DAY_NS
         fine = rule.bucket_ns < HOUR_NS and kept and rule.detector != CANARY
         if rule.metric == LATENCY:
-            hourly = self._cached(project_id, rule.metric, slice, hourly_start, hour_end, self._latency)
-            recent = self._latency(project_id, LATENCY, slice, recent_start, at_ns, "1m") if fine else []
+            hourly = self._cached(project_id, rule.metric, slice, hourly_start, hour_end)
+            recent = self._buckets(project_id, LATENCY, slice, recent_start, at_ns, rule.bucket_ns) if fine else []
             return HistogramStream(
                 key,
                 hourly=hourly,
-                recent=_merge_histograms(recent, rule.bucket_ns) if fine else (),
+                recent=recent,
                 step=step,
                 parent=parent_key,
                 bins_per_octave=4,  # the rollups' latency bins: 4 per octave of milliseconds
                 unit="ms",
             )
-        hourly = self._cached(project_id, rule.metric, slice, hourly_start, hour_end, self._rate)
-        recent = self._rate(project_id, rule.metric, slice, recent_start, at_ns, "1m") if fine else []
+        hourly = self._cached(project_id, rule.metric, slice, hourly_start, hour_end)
+        recent = self._buckets(project_id, rule.metric, slice, recent_start, at_ns, rule.bucket_ns) if fine else []
         reference: list[Count] = []
         if rule.detector == CANARY and len(slice.dims) == 1:
             incumbent = self._incumbent(project_id, rule, slice.dims[0], at_ns)
             if incumbent is not None and incumbent != slice.values[0]:
                 ref = Slice(slice.dims, (incumbent,))
-                reference = self._cached(project_id, rule.metric, ref, hourly_start, hour_end, self._rate)
-        return RateStream(
-            key,
-            hourly=hourly,
-            recent=_merge_counts(recent, rule.bucket_ns) if fine else (),
-            step=step,
-            parent=parent_key,
-            reference=reference,
+                reference = self._cached(project_id, rule.metric, ref, hourly_start, hour_end)
+        return RateStream(key, hourly=hourly, recent=recent, step=step, parent=parent_key, reference=reference)
+
+    # -- reading: one query per rule's dimensions, metric and window, whatever the number of slices
+
+    def _family(
+        self, project_id: int, dims: tuple[str, ...], columns: tuple[int, ...], start: int, end: int, width: int
+    ) -> dict[tuple[str, ...], dict[int, list[int]]]:
+        """{slice values: {bucket index: sums of ``columns``}} for every slice of ``dims`` in buckets of ``width``
+        whose start lies in [start, end) — only buckets with rows; kept while the same window is asked again."""
+        k = (project_id, dims, columns, start, end, width)
+        got = self._families.get(k)
+        if got is not None:
+            self._families.move_to_end(k)
+            return got
+        reader = RollupReader(
+            self.engine,
+            project_id=project_id,
+            new_account_days=self.new_account_days,
+            minute_days=self.minute_days,
+            now_ns=self._clock(),
         )
+        got = {}
+        for (index, values), sums in reader.series(dims, start, end, width, columns).items():
+            got.setdefault(values, {})[index] = sums
+        self._families[k] = got
+        while len(self._families) > _FAMILIES_MAX:
+            self._families.popitem(last=False)
+        return got
 
-    # -- reading
+    def _buckets(self, project_id: int, metric: str, slice: Slice, start: int, end: int, width: int) -> list[Any]:
+        """The slice's buckets of ``width`` (1 hour, or whole minutes summed) starting in [start, end), in time
+        order, empty ones included: rate counts, or latency histograms for ``latency``."""
+        first, last = start // width, (_ceil(end, MINUTE_NS) - MINUTE_NS) // width + 1
+        if metric == LATENCY:
+            fam = self._family(project_id, slice.dims, _HIST_COLUMNS, start, end, width)
+            mine = fam.get(slice.values, {})
+            make: Any = LatencyBucket if width == HOUR_NS else HistogramBucket
+            out: list[Any] = []
+            for b in range(first, last):
+                sums = mine.get(b)
+                out.append(make(_utc(b * width), {i - 1: n for i, n in enumerate(sums) if n} if sums else {}))
+            return out
+        m = METRICS[metric]
+        if m.share:  # the slice's turns among all turns
+            mine = self._family(project_id, slice.dims, _TURNS, start, end, width).get(slice.values, {})
+            whole = self._family(project_id, (), _TURNS, start, end, width).get((), {})
+            return [
+                Count(_utc(b * width), mine[b][0] if b in mine else 0, whole[b][0] if b in whole else 0)
+                for b in range(first, last)
+            ]
+        columns = (C[m.counters[0]], C[m.counters[1]])
+        mine = self._family(project_id, slice.dims, columns, start, end, width).get(slice.values, {})
+        zero = (0, 0)
+        return [Count(_utc(b * width), *mine.get(b, zero)) for b in range(first, last)]
 
-    def _rate(self, project_id: int, metric: str, slice: Slice, start: int, end: int, bucket: str) -> list[Any]:
-        return list(
-            rate_series(
-                self.engine,
-                project_id=project_id,
-                metric=metric,
-                slice=slice.as_dict(),
-                start=start,
-                end=end,
-                bucket=bucket,
-                new_account_days=self.new_account_days,
-            )
-        )
-
-    def _latency(self, project_id: int, _metric: str, slice: Slice, start: int, end: int, bucket: str) -> list[Any]:
-        return list(
-            latency_series(
-                self.engine,
-                project_id=project_id,
-                slice=slice.as_dict(),
-                start=start,
-                end=end,
-                bucket=bucket,
-                new_account_days=self.new_account_days,
-            )
-        )
-
-    def _cached(self, project_id: int, metric: str, slice: Slice, start: int, end: int, read: Any) -> list[Any]:
+    def _cached(self, project_id: int, metric: str, slice: Slice, start: int, end: int) -> list[Any]:
+        """The slice's hourly buckets over [start, end): read once per hour (with the rest of its family)."""
         k = (project_id, metric, slice.dims, slice.values, start, end)
         got = self._hourly.get(k)
         if got is None:
-            got = read(project_id, metric, slice, start, end, "1h")
+            got = self._buckets(project_id, metric, slice, start, end, HOUR_NS)
             self._hourly[k] = got
             while len(self._hourly) > _CACHE_MAX:
                 self._hourly.popitem(last=False)
@@ -190,32 +213,15 @@ class RollupSource:
     def forget(self) -> None:
         """Drop the cached hourly histories and slices (after rollups were rebuilt, say)."""
         self._hourly.clear()
+        self._families.clear()
         self._slices, self._slices_end = {}, None
 
 
-def _merge_counts(buckets: Sequence[Count], width_ns: int) -> list[Count]:
-    """1-minute counts summed into buckets of ``width_ns`` (aligned to the epoch), in time order."""
-    out: dict[int, list[int]] = {}
-    for b in buckets:
-        start = _ns(b.start) // width_ns * width_ns
-        acc = out.setdefault(start, [0, 0])
-        acc[0] += b.numerator
-        acc[1] += b.denominator
-    return [Count(utc(s), k, n) for s, (k, n) in sorted(out.items())]
+def _ceil(ns: int, width_ns: int) -> int:
+    return -(-ns // width_ns) * width_ns
 
 
-def _merge_histograms(buckets: Sequence[LatencyBucket], width_ns: int) -> list[HistogramBucket]:
-    """1-minute latency histograms merged into buckets of ``width_ns``, in time order."""
-    out: dict[int, dict[int, int]] = {}
-    for b in buckets:
-        acc = out.setdefault(_ns(b.start) // width_ns * width_ns, {})
-        for i, c in b.bins.items():
-            acc[i] = acc.get(i, 0) + c
-    return [HistogramBucket(utc(s), bins) for s, bins in sorted(out.items())]
-
-
-def _ns(t: datetime) -> int:
-    return int(t.timestamp()) * NS  # bucket starts are whole minutes
+_utc = lru_cache(maxsize=16_384)(utc)  # bucket starts repeat across the slices of a family
 
 
 def fdr_from_detectors(*, q: float = 0.01) -> FalseDiscoveryControl:
