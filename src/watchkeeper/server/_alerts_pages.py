@@ -2,7 +2,8 @@
 expected rate and band, its runbook and a link to example traces in the slice explorer.
 
     /alerts                      firing and pending alerts, then recent history
-    /alerts/{fingerprint}        one alert's episodes and their state changes (the alerts' generatorURL)
+    /alerts/{fingerprint}        one alert's episodes: the chart (rate, expected band, estimated start, when it
+                                 fired), state changes (the alerts' generatorURL)
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ..alerting.rollup_source import slice_totals
 from ..analytics import METRICS
 from ..trust.identity import Principal
 from ..trust.roles import Permission
+from ._alert_chart import chart_for
 from ._auth import requires
 from ._runtime import Runtime
 from ._slices_view import pct
@@ -28,6 +30,7 @@ router = APIRouter(include_in_schema=False)
 
 LIVE = ("firing", "pending")
 HISTORY_LIMIT = 50
+CHARTED_EPISODES = 3  # the latest episodes of an alert get a chart (each reads three weeks of hourly rollups)
 _HIDDEN = ("alertname", "severity", "metric", "slice")  # shown in their own columns
 
 
@@ -90,12 +93,14 @@ def alert_page(
 
     rt = _rt(request)
     rows = [r for r in list_alerts(rt.engine, project_id=who.project_id, limit=500) if r["fingerprint"] == fingerprint]
+    now = time.time_ns()
     episodes = [
         {
             **_view(rt, r, counts=r["state"] in LIVE),
             "events": alert_history(rt.engine, r["id"], project_id=r["project_id"]),
+            "chart": chart_for(rt.engine, r, now) if i < CHARTED_EPISODES else None,
         }
-        for r in rows
+        for i, r in enumerate(rows)
     ]
     status = 200 if episodes else 404
-    return render(request, "alerts.html", status, live=[], past=episodes, now=time.time_ns(), one=fingerprint, pct=pct)
+    return render(request, "alerts.html", status, live=[], past=episodes, now=now, one=fingerprint, pct=pct)

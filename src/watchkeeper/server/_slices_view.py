@@ -139,13 +139,19 @@ class Tick:
 
 
 @dataclass(slots=True)
-class Chart:
+class Frame:
+    """An SVG chart's size and plot area (the charts of the slice explorer and of an alert)."""
+
     width: int
     height: int
     left: int
     top: int
     plot_w: int
     plot_h: int
+
+
+@dataclass(slots=True)
+class Chart(Frame):
     slice_lines: list[str]  # SVG polyline "points" attributes, one per run of buckets with data
     rest_lines: list[str]
     bands: list[str]  # polygon "points" of the slice's 95% interval
