@@ -14,8 +14,9 @@
 3. *proofs*: a log of ``--proof-leaves`` synthetic leaves is appended to an empty store's tree tables
    (``merkle_nodes``/``merkle_logs``) in batches, the way the sequencer appends (``_sql.insert_nodes`` and the
    compact range) but without rows in ``spans``; then p50/p99 of inclusion and consistency proofs served from SQL
-   by one ``LogReader`` (a server process keeps one), each verified, against 5 ms — on SQLite, and on PostgreSQL
-   (a fresh database on ``--pg``, dropped afterwards) when it can be reached.
+   by one ``LogReader`` (a server process keeps one; each request reads on one pooled connection in one read
+   transaction), each verified, against 5 ms — on SQLite, and on PostgreSQL (a fresh database on ``--pg``, dropped
+   afterwards) when it can be reached. The load average is printed with each measurement.
 
 Work files go to ``--dir`` (kept) or a temporary directory (deleted at the end).
 """
@@ -137,8 +138,14 @@ def measure_proofs(engine: Engine, n: int, samples: int, rng: random.Random) -> 
     return out
 
 
+def _load() -> str:
+    """The load average, printed beside proof latencies: their wall time includes waiting for a core."""
+    return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def print_proofs(where: str, n: int, results: dict[str, tuple[float, ...]]) -> bool:
     ok = True
+    print(f"  ({where}: {_load()} when the measurement ended)")
     for name, (p50, p99, c50, c99) in results.items():
         met = p99 <= PROOF_TARGET_MS
         ok &= met or "first" in name

@@ -188,13 +188,26 @@ def insert_nodes(cur: Any, dialect: str, log_id: int, kept: Mapping[int, Sequenc
         cur.executemany(sql, rows)
 
 
+def _runs(spans: Sequence[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    """The spans' (level, start, end) merged where they touch or overlap at one level, in (level, start) order."""
+    out: list[tuple[int, int, int]] = []
+    for level, start, end in sorted(spans):
+        if out and out[-1][0] == level and start <= out[-1][2]:
+            out[-1] = (level, out[-1][1], max(end, out[-1][2]))
+        else:
+            out.append((level, start, end))
+    return out
+
+
 class CursorTreeStore:
     """A read-only :class:`~watchkeeper.trust.TreeStore` over ``merkle_nodes``, through a query function.
 
     ``query(sql, params)`` runs one SELECT and gives its rows; the caller decides which connection (and which
     transaction) that is. ``size`` is the tree size the caller read from ``merkle_logs``. Stored hashes never change,
     so the store keeps what it read: :meth:`hashes_many` reads every span a proof needs in one query (MerkleTree
-    asks for them before folding) and :meth:`hashes` then answers from memory. Make one store per request.
+    asks for them before folding), spans that touch or overlap read as one run, and :meth:`hashes` then answers from
+    memory, slicing a run that holds the span (the leaf hash of an inclusion proof: the run of its band's siblings).
+    Make one store per request.
     """
 
     def __init__(self, query: Callable[[str, tuple[Any, ...]], list[Any]], dialect: str, log_id: int, size: int):
@@ -223,24 +236,47 @@ class CursorTreeStore:
         if level % STRIDE or not 0 <= start <= end or end > (self._size >> level):
             raise IndexError(f"no stored hashes at level {level} for [{start}, {end})")
 
+    def _held(self, level: int, start: int, end: int) -> list[bytes] | None:
+        """The span's hashes from what was read (the span itself, or a run that holds it); None if not read."""
+        if start == end:
+            return []
+        got = self._read.get((level, start, end))
+        if got is None:
+            for (lv, lo, hi), hashes in self._read.items():
+                if lv == level and lo <= start and end <= hi:
+                    return hashes[start - lo : end - lo]
+        return got
+
     def hashes(self, level: int, start: int, end: int) -> list[bytes]:
         self._check(level, start, end)
-        got = self._read.get((level, start, end))
+        got = self._held(level, start, end)
         if got is None:
             got = [bytes(r[0]) for r in self._query(self._sql, (self._log_id, level, start, end))]
         return got
 
     def hashes_many(self, spans: Sequence[tuple[int, int, int]]) -> list[list[bytes]]:
-        """:meth:`hashes` of each ``(level, start, end)``; the ones not read yet in one query, each span's hashes
-        joined in index order into one value (so a proof costs one round trip, not one per subtree)."""
+        """:meth:`hashes` of each ``(level, start, end)``; the ones not read yet in one query, each run of spans that
+        touch or overlap joined in index order into one value (so a proof costs one round trip, not one per
+        subtree, and one index range scan per run)."""
         for span in spans:
             self._check(*span)
-        todo = [s for s in dict.fromkeys(spans) if s not in self._read]
+        todo = [s for s in dict.fromkeys(spans) if self._held(*s) is None]
         if todo:
-            joined = self._joined_sqlite(todo) if self._sqlite else self._joined_pg(todo)
-            for span, data in zip(todo, joined, strict=True):
-                self._read[span] = [data[i : i + HASH_SIZE] for i in range(0, len(data), HASH_SIZE)]
-        return [self._read[s] for s in spans]
+            runs = _runs(todo)
+            missing: list[tuple[int, int, int]] = []
+            for run, hashes in zip(runs, self._joined(runs), strict=True):
+                if len(hashes) == run[2] - run[1]:
+                    self._read[run] = hashes
+                else:  # a hash is missing (a damaged store): read the run's spans apart, each with what it has
+                    missing.extend(s for s in todo if s[0] == run[0] and run[1] <= s[1] and s[2] <= run[2])
+            if missing:
+                for span, hashes in zip(missing, self._joined(missing), strict=True):
+                    self._read[span] = hashes
+        return [self._held(*s) or [] for s in spans]
+
+    def _joined(self, spans: list[tuple[int, int, int]]) -> list[list[bytes]]:
+        joined = self._joined_sqlite(spans) if self._sqlite else self._joined_pg(spans)
+        return [[data[i : i + HASH_SIZE] for i in range(0, len(data), HASH_SIZE)] for data in joined]
 
     def _joined_sqlite(self, spans: list[tuple[int, int, int]]) -> list[bytes]:
         # one scalar subquery a span (SQLite plans them in microseconds and caches the statement)

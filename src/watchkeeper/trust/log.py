@@ -45,7 +45,14 @@ from .checkpoint import (
     sign_checkpoint,
 )
 from .leaves import decode_leaf
-from .merkle import EMPTY_ROOT, MerkleTree, ProofError, leaf_hash, verify_consistency
+from .merkle import (
+    EMPTY_ROOT,
+    MerkleTree,
+    ProofError,
+    leaf_hash,
+    root_from_inclusion_proof,
+    verify_consistency,
+)
 
 if sys.platform != "win32":
     import fcntl
@@ -97,7 +104,10 @@ def locked(engine: Engine, log_id: int = RECORDS_LOG) -> Iterator[Any]:
             cur.close()
 
 
-def _query(engine: Engine) -> Callable[[str, tuple[Any, ...]], list[Any]]:
+_Query = Callable[[str, tuple[Any, ...]], list[Any]]  # runs one SELECT, gives its rows
+
+
+def _query(engine: Engine) -> _Query:
     def run(sql: str, params: tuple[Any, ...]) -> list[Any]:
         with engine.connect() as conn:
             raw: Any = conn.connection.dbapi_connection
@@ -110,6 +120,35 @@ def _query(engine: Engine) -> Callable[[str, tuple[Any, ...]], list[Any]]:
                 raw.rollback()
 
     return run
+
+
+@contextlib.contextmanager
+def _reading(engine: Engine) -> Iterator[_Query]:
+    """A query function on one pooled connection, in one read transaction rolled back at the end: every query of a
+    request sees the same snapshot, and the connection is checked out (PostgreSQL: pinged) once, not per query.
+
+    SQLite: ``BEGIN`` (deferred: the first SELECT takes the WAL snapshot). PostgreSQL: REPEATABLE READ, set on the
+    connection so that the driver's own ``BEGIN`` carries it (no extra round trip), and reset when the connection
+    goes back to the pool.
+    """
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as conn:
+        if not sqlite:
+            conn.execution_options(isolation_level="REPEATABLE READ")
+        raw: Any = conn.connection.dbapi_connection
+        cur = raw.cursor()
+
+        def run(sql: str, params: tuple[Any, ...]) -> list[Any]:
+            cur.execute(sql, params)
+            return list(cur.fetchall())
+
+        try:
+            if sqlite:
+                cur.execute("BEGIN")
+            yield run
+        finally:
+            cur.close()
+            raw.rollback()
 
 
 @dataclass(frozen=True, slots=True)
@@ -512,98 +551,126 @@ class StoredCheckpoint:
 
 
 class LogReader:
-    """Proofs and leaves served from the stored tree; one per process (it caches folded subtrees)."""
+    """Proofs and leaves served from the stored tree; one per process (it caches folded subtrees).
+
+    Each request reads on one pooled connection in one read transaction (:func:`_reading`): the log's state and its
+    latest checkpoint come from one statement, the stored hashes a proof needs from one more, so a proof costs two
+    queries and one checkout whatever the engine, and every part of an answer comes from the same snapshot.
+    """
 
     def __init__(self, engine: Engine, log_id: int = RECORDS_LOG) -> None:
         self.engine = engine
         self.log_id = log_id
         self._d = engine.dialect.name
-        self._q = _query(engine)
         self._cache: dict[tuple[int, int], bytes] = {}
-        self._p = _sql.param(self._d)
+        p = self._p = _sql.param(self._d)
+        # one row whether or not the log or a checkpoint exists yet
+        self._head_sql = (
+            "SELECT l.origin, l.size, l.frontier, l.root, c.id, c.size, c.root, c.note, c.signed_ns "  # noqa: S608
+            f"FROM (SELECT 1 AS one) AS k LEFT JOIN merkle_logs l ON l.id = {p} "
+            "LEFT JOIN checkpoints c ON c.id = "
+            f"(SELECT id FROM checkpoints WHERE log_id = {p} ORDER BY id DESC LIMIT 1)"
+        )
+        self._leaf_sql = f"SELECT {_sql.leaf_sql(self._d)} FROM spans WHERE log_index = {p}"  # noqa: S608
+        where = f"FROM spans WHERE project_id = {p} AND trace_id = {p} AND span_id = {p}"
+        self._find_sql = f"SELECT log_index, payload {where}"
+        self._find_leaf_sql = f"SELECT log_index, payload, {_sql.leaf_sql(self._d)} {where}"  # for evidence
+        self._decode = _sql.leaf_decoder(self._d)
 
-    def _tree(self) -> MerkleTree:
-        st = read_state(self.engine, self.log_id)
+    def _head(self, q: _Query) -> tuple[LogState | None, StoredCheckpoint | None]:
+        """The log's state and its latest checkpoint, read together in one statement."""
+        (r,) = q(self._head_sql, (self.log_id, self.log_id))
+        st = None if r[0] is None else LogState(self.log_id, r[0], int(r[1]), bytes(r[2]), bytes(r[3]))
+        cp = None if r[4] is None else StoredCheckpoint(int(r[4]), int(r[5]), bytes(r[6]), r[7], int(r[8]))
+        return st, cp
+
+    def _tree(self, q: _Query, st: LogState | None) -> MerkleTree:
         if st is None:
             raise NotFound("the log has no leaves yet")
-        store = _sql.CursorTreeStore(self._q, self._d, self.log_id, st.size)
+        store = _sql.CursorTreeStore(q, self._d, self.log_id, st.size)
         tree = MerkleTree(store, _sql.decode_frontier(st.size, st.frontier))
         tree._cache = self._cache  # complete subtrees never change: share the folds across requests
         return tree
 
+    @staticmethod
+    def _size_or(size: int | None, cp: StoredCheckpoint | None) -> int:
+        if size is not None:
+            return size
+        if cp is None:
+            raise NotFound("no checkpoint has been signed yet; retry in a few seconds")
+        return cp.size
+
     def latest_checkpoint(self) -> StoredCheckpoint | None:
-        p = self._p
-        rows = self._q(
-            f"SELECT id, size, root, note, signed_ns FROM checkpoints WHERE log_id = {p} ORDER BY id DESC LIMIT 1",  # noqa: S608
-            (self.log_id,),
-        )
-        if not rows:
-            return None
-        r = rows[0]
-        return StoredCheckpoint(int(r[0]), int(r[1]), bytes(r[2]), r[3], int(r[4]))
+        with _reading(self.engine) as q:
+            return self._head(q)[1]
 
     def checkpoint_at_least(self, size: int) -> StoredCheckpoint | None:
         """The latest checkpoint, if it covers ``size`` leaves."""
         cp = self.latest_checkpoint()
         return cp if cp is not None and cp.size >= size else None
 
-    def _size_or_checkpoint(self, size: int | None) -> int:
-        if size is not None:
-            return size
-        cp = self.latest_checkpoint()
-        if cp is None:
-            raise NotFound("no checkpoint has been signed yet; retry in a few seconds")
-        return cp.size
+    def _inclusion(self, q: _Query, st: LogState | None, index: int, n: int) -> tuple[int, bytes, list[bytes], bytes]:
+        tree = self._tree(q, st)
+        proof = tree.inclusion_proof(index, n)
+        leaf = tree.store.hashes(0, index, index + 1)[0]  # read with the proof
+        # the root at the current size is the stored compact range's; at an earlier size (a checkpoint's), the one
+        # the path gives, which costs no query where folding the tree's left part again could
+        root = tree.root(n) if n == tree.size() else root_from_inclusion_proof(index, n, leaf, proof)
+        return n, leaf, proof, root
 
     def inclusion(self, index: int, size: int | None = None) -> tuple[int, bytes, list[bytes], bytes]:
         """(size, leaf hash, audit path, root) for leaf ``index`` in the tree of ``size`` (default: last checkpoint)."""
-        n = self._size_or_checkpoint(size)
-        tree = self._tree()
-        proof = tree.inclusion_proof(index, n)
-        leaf = tree.store.hashes(0, index, index + 1)[0]
-        return n, leaf, proof, tree.root(n)
+        with _reading(self.engine) as q:
+            st, cp = self._head(q)
+            return self._inclusion(q, st, index, self._size_or(size, cp))
 
     def consistency(self, size1: int, size2: int | None = None) -> tuple[int, list[bytes], bytes, bytes]:
         """(size2, proof, root1, root2): the tree of ``size1`` is a prefix of the tree of ``size2``."""
-        n = self._size_or_checkpoint(size2)
-        tree = self._tree()
-        proof = tree.consistency_proof(size1, n)
-        return n, proof, tree.root(size1), tree.root(n)
+        with _reading(self.engine) as q:
+            st, cp = self._head(q)
+            n = self._size_or(size2, cp)
+            tree = self._tree(q, st)
+            proof = tree.consistency_proof(size1, n)  # reads both roots' hashes with the proof
+            return n, proof, tree.root(size1), tree.root(n)
 
     def leaf(self, index: int) -> bytes:
         """The leaf bytes at ``index``, re-derived from its row as the verifier does."""
-        rows = self._q(
-            f"SELECT {_sql.leaf_sql(self._d)} FROM spans WHERE log_index = {self._p}",  # noqa: S608
-            (index,),
-        )
+        with _reading(self.engine) as q:
+            rows = q(self._leaf_sql, (index,))
         if not rows:
             raise NotFound(f"no stored record has leaf index {index} (not sequenced yet, or beyond the log)")
-        return _sql.leaf_decoder(self._d)(rows[0][0])
+        return self._decode(rows[0][0])
+
+    def _find(
+        self, q: _Query, trace_id: bytes, span_id: bytes, project_id: int, *, leaf: bool = False
+    ) -> tuple[int | None, bytes | None, bytes]:
+        """(leaf index, payload, and with ``leaf`` the leaf re-derived from the same row, else b"") of one span."""
+        rows = q(self._find_leaf_sql if leaf else self._find_sql, (project_id, trace_id, span_id))
+        if not rows:
+            raise NotFound("no such span is stored")
+        r = rows[0]
+        index = None if r[0] is None else int(r[0])
+        return index, (None if r[1] is None else bytes(r[1])), (self._decode(r[2]) if leaf else b"")
 
     def find(self, trace_id: bytes, span_id: bytes, project_id: int = 1) -> tuple[int | None, bytes | None]:
         """(leaf index or None while unsequenced, stored payload) of one span; NotFound when it is not stored."""
-        p = self._p
-        rows = self._q(
-            f"SELECT log_index, payload FROM spans WHERE project_id = {p} AND trace_id = {p} AND span_id = {p}",  # noqa: S608
-            (project_id, trace_id, span_id),
-        )
-        if not rows:
-            raise NotFound("no such span is stored")
-        idx = rows[0][0]
-        return (None if idx is None else int(idx)), (None if rows[0][1] is None else bytes(rows[0][1]))
+        with _reading(self.engine) as q:
+            index, payload, _leaf = self._find(q, trace_id, span_id, project_id)
+        return index, payload
 
     def evidence(self, trace_id: bytes, span_id: bytes, project_id: int = 1) -> Any:
-        """The self-contained evidence bundle of one span (see evidence.py)."""
+        """The self-contained evidence bundle of one span (see evidence.py): its row, the checkpoint and the audit
+        path, all read in one snapshot."""
         from .evidence import Evidence
 
-        index, payload = self.find(trace_id, span_id, project_id)
-        if index is None:
-            raise Conflict("the span is not sequenced into the log yet; retry in a second")
-        cp = self.checkpoint_at_least(index + 1)
-        if cp is None:
-            raise Conflict("no signed checkpoint covers this span yet; retry after the next checkpoint")
-        leaf = self.leaf(index)
-        _n, _lh, proof, root = self.inclusion(index, cp.size)
+        with _reading(self.engine) as q:
+            index, payload, leaf = self._find(q, trace_id, span_id, project_id, leaf=True)  # from the same row
+            if index is None:
+                raise Conflict("the span is not sequenced into the log yet; retry in a second")
+            st, cp = self._head(q)
+            if cp is None or cp.size < index + 1:
+                raise Conflict("no signed checkpoint covers this span yet; retry after the next checkpoint")
+            _n, _lh, proof, root = self._inclusion(q, st, index, cp.size)
         if root != cp.root:
             raise ProofError("the stored tree does not match the latest checkpoint; run `watchkeeper verify`")
         decode_leaf(leaf)  # refuses anything that is not a well-formed leaf
