@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,23 +13,11 @@ from watchkeeper.testing import running_server
 from watchkeeper.trust import audit, identity
 
 from ._access import PASSWORD, canary, trace_doc
-from .test_pages_browser import ARTIFACTS, CHROMIUM_ARGS, WAIT_MS
+from .test_pages_browser import ARTIFACTS, WAIT_MS
 
 pytestmark = pytest.mark.browser
 
 T = "e5" * 16
-
-
-@pytest.fixture(scope="module")
-def browser(chromium_path: str) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def test_an_investigator_logs_in_sees_metadata_then_breaks_glass_to_read_and_the_read_is_logged(

@@ -17,7 +17,7 @@ import pytest
 from watchkeeper.demo import DegradedWindow, Simulator, backfill
 from watchkeeper.testing import running_server
 
-from .test_pages_browser import ARTIFACTS, Server, browser, page  # noqa: F401 - fixtures
+from .test_pages_browser import ARTIFACTS, Server, page  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.browser
 

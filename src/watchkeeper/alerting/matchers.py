@@ -97,6 +97,31 @@ def parse_matcher(text: str) -> Matcher:
     return Matcher.make(name, op, value)
 
 
+def split_matchers(text: str) -> list[str]:
+    """The matchers of ``alertname="X", language="de"`` (braces, commas and new lines as Alertmanager's amtool
+    accepts them), split outside double quotes; each is then parsed by :func:`parse_matcher`."""
+    body = text.strip()
+    if body.startswith("{") and body.endswith("}"):
+        body = body[1:-1]
+    out: list[str] = []
+    cur: list[str] = []
+    quoted = escaped = False
+    for ch in body:
+        if escaped:
+            escaped = False
+        elif ch == "\\" and quoted:
+            escaped = True
+        elif ch == '"':
+            quoted = not quoted
+        elif ch in ",\n" and not quoted:
+            out.append("".join(cur))
+            cur = []
+            continue
+        cur.append(ch)
+    out.append("".join(cur))
+    return [m.strip() for m in out if m.strip()]
+
+
 def parse_matchers(items: Iterable[str]) -> tuple[Matcher, ...]:
     return tuple(sorted_matchers(parse_matcher(t) for t in items))
 
@@ -143,4 +168,5 @@ __all__ = [
     "parse_matcher",
     "parse_matchers",
     "sorted_matchers",
+    "split_matchers",
 ]

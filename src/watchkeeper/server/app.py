@@ -37,6 +37,8 @@ from . import (
     _erasure,
     _log_api,
     _problems,
+    _rules_pages,
+    _silences_pages,
     _slices_api,
     api,
     pages,
@@ -95,6 +97,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(_access_api.router)
     app.include_router(_access_pages.router)
     app.include_router(_alerts_pages.router)
+    app.include_router(_silences_pages.router)
+    app.include_router(_rules_pages.router)
     app.include_router(pages.router)
 
     @app.exception_handler(LoginRequired)
