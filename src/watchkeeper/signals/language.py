@@ -12,6 +12,7 @@ with the reason ``language model not installed``.
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections import Counter
@@ -21,7 +22,7 @@ from typing import Any
 from ._model import Label, unknown
 from ._text import check_text
 
-VERSION = "language-2"
+VERSION = "language-3"
 MIN_CHARS = 3
 
 # ISO 639-1 codes of the 50 most used languages (by total speakers) that the model knows.
@@ -199,88 +200,251 @@ def _memoised(base: Any) -> Any:
 
 
 # Letters that settle a close call: a text holding one can only be in these languages, or cannot be in those.
-_ONLY: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = (
-    (re.compile("[ђћџљњј]"), frozenset({"sr"})),  # Serbian Cyrillic (Macedonian is not among LANGUAGES)
-    (re.compile("[ґєїі]"), frozenset({"uk"})),  # Ukrainian Cyrillic (Belarusian is not among LANGUAGES)
-    (re.compile("[ěřů]"), frozenset({"cs"})),
-    (re.compile("[ľĺŕ]"), frozenset({"sk"})),
-    (re.compile("[æø]"), frozenset({"da", "no"})),
-    (re.compile("đ"), frozenset({"hr", "sr", "vi"})),
+_ONLY: tuple[tuple[str, frozenset[str]], ...] = (
+    ("ђћџљњј", frozenset({"sr"})),  # Serbian Cyrillic (Macedonian is not among LANGUAGES)
+    ("ґєїі", frozenset({"uk"})),  # Ukrainian Cyrillic (Belarusian is not among LANGUAGES)
+    ("ěřů", frozenset({"cs"})),
+    ("ľĺŕ", frozenset({"sk"})),
+    ("æø", frozenset({"da", "no"})),
+    ("đ", frozenset({"hr", "sr", "vi"})),
 )
-_NOT: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = (
-    (re.compile("[ыэ]"), frozenset({"uk", "bg", "sr"})),
-    (re.compile("ñ"), frozenset({"pt"})),
-    (re.compile("[ãõ]"), frozenset({"es"})),
-    (re.compile("ç"), frozenset({"es", "it"})),
-    (re.compile("[ćđ]"), frozenset({"sl", "cs", "sk"})),
-    (re.compile("[äö]"), frozenset({"da", "no"})),
+_NOT: tuple[tuple[str, frozenset[str]], ...] = (
+    # Letters outside an alphabet: Ukrainian and Bulgarian write no ы э ё, Ukrainian no ъ, and Serbian Cyrillic
+    # (Vuk's alphabet) none of й щ ъ ь ы э ё я ю.
+    ("ыэё", frozenset({"uk", "bg", "sr"})),
+    ("ъ", frozenset({"uk", "sr"})),
+    ("йщьяю", frozenset({"sr"})),
+    ("ñ", frozenset({"pt"})),
+    ("ãõ", frozenset({"es"})),
+    ("ç", frozenset({"es", "it"})),
+    ("ćđ", frozenset({"sl", "cs", "sk"})),
+    ("äö", frozenset({"da", "no"})),
+    ("äô", frozenset({"cs"})),  # Slovak, not Czech
 )
+# Per settling letter: the languages it allows (None: any) and those it bars, found with one pass over the text.
+_LETTER_RULES: dict[str, tuple[frozenset[str] | None, frozenset[str]]] = {
+    c: (
+        frozenset.intersection(*[only for letters, only in _ONLY if c in letters])
+        if any(c in letters for letters, _ in _ONLY)
+        else None,
+        frozenset().union(*[nots for letters, nots in _NOT if c in letters]),
+    )
+    for c in "".join(letters for letters, _ in (*_ONLY, *_NOT))
+}
+_SETTLING = re.compile("[" + "".join(_LETTER_RULES) + "]")
 # Words one of two close languages writes and the other does not (spelling, vocabulary, ekavian / ijekavian).
 _PAIR_WORDS = {
     "da": "af hvad efter nu blev mig dig sig ud op sprog fejl gemme vælg indstillinger tilføj slet søg bruger brugere "
-    "oprette hjælp ændre ændringer kunne også sådan nogle",
-    "no": "av hva etter nå ble meg deg seg ut opp språk feil lagre velg innstillinger slett søk bruker brukere "
-    "opprette hjelp endre endringer ikkje ein eit noen slik",
-    "id": "bisa silakan berkas galat sandi unduh mengunduh pengaturan kesalahan tautan surel perangkat ponsel saat "
-    "sedang membuka menghapus lokasi",
-    "ms": "boleh sila fail ralat laluan muat turun tetapan pautan e-mel peranti semasa tatasusunan padam",
+    "oprette hjælp ændre ændringer kunne også sådan nogle tal uden mellem ydre nogen nøgler",
+    "no": "av hva etter nå ble meg deg seg ut opp språk feil lagre velg velge innstillinger slett søk bruker brukere "
+    "opprette hjelp endre endringer ikkje ein eit noen slik tall uten mellom ytre å nøkler",
+    "id": "bisa silakan berkas galat sandi unduh mengunduh unggah pengaturan kesalahan tautan surel perangkat ponsel "
+    "saat sedang membuka menghapus lokasi karena uang mau jendela tampilkan daftar jaringan koneksi pesan kode mode "
+    "nomor bawaan dukungan didukung kedaluwarsa bagian daerah seharusnya tabrakan fitur prioritas konten valid "
+    "dikenal otomatis kompresi terkompresi berhasil tanggal ukuran karakter opsi tampilan server citra mohon coba "
+    "mencoba percobaan arsip sukses dihapus hapus aturan mulai pribadi khusus tabel jadwal standar ekspor mengekspor "
+    "impor mengimpor posisi konversi mengurai",
+    "ms": "boleh sila fail ralat laluan muat turun tetapan pautan e-mel peranti semasa tatasusunan padam kerana wang "
+    "hendak tetingkap papar paparkan senarai rangkaian sambungan mesej kod mod nombor lalai sokongan disokong tiada "
+    "pelayan hos imej aksara gelintar kemaskini tamat tempoh bahagian kawasan sepatutnya perlanggaran ciri "
+    "keutamaan kandungan hujah sah berjaya tarikh saiz cuba mencuba percubaan arkib dipadam gelung gelungan kekunci "
+    "betul semula mula mulakan sekiranya cipta dicipta mencipta wujud baharu peribadi suai amaun jadual piawai "
+    "arahan gantian mengufuk tukar ditukar ditukarkan kedudukan patut menghurai eksport mengeksport mengimport",
     "hr": "tko što tisuću vrijeme mjesto primjer pogreška pogreške sučelje zaporka izbornik tipkovnica stvoriti "
-    "datoteka datoteke datoteku vidjeti uspjeh tijekom sljedeći lijevo bijelo",
-    "sr": "ko šta hiljada vreme mesto primer greška greške fajl fajla interfejs meni tastatura kreirati videti uspeh "
-    "tokom sledeći levo belo",
-}
-_PAIRS: dict[frozenset[str], dict[str, frozenset[str]]] = {
-    frozenset(pair): {lang: frozenset(_PAIR_WORDS[lang].split()) for lang in pair}
-    for pair in (("da", "no"), ("id", "ms"), ("hr", "sr"))
+    "datoteka datoteke datoteku vidjeti uspjeh tijekom sljedeći lijevo bijelo prije gdje točno siječanj veljača "
+    "ožujak travanj svibanj lipanj srpanj kolovoz rujan listopad studeni prosinac sustav sustava sustavu "
+    "postavke spremi ispis pisač upravitelj udruga povijest znanost postotak uvjet uvjeti računalo otok otoci "
+    "teritorij potrebno odaberite odabrani odabrana odabrano dodan dodana dodano kartica ladica tinta tinte",
+    "sr": "ko šta hiljada vreme mesto primer fajl fajla interfejs meni tastatura kreirati videti uspeh tokom sledeći "
+    "levo belo pre gde tačno januar februar mart avgust septembar oktobar novembar decembar sistem sistema sistemu "
+    "sistemska sistemski podešavanja sačuvaj štampa štampač upravnik udruženje istorija nauka procenat uslov "
+    "uslovi računar bezbednost ostrvo ostrva teritorija neophodno neophodna neophodan izaberite izabrani izabrana "
+    "izabrano fascikla fascikle fasciklu fascikli alatka alatke dodat dodata dodato jezičak jezičku mastilo mastila "
+    "fioka",
 }
 _WORDS = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)?")
-# Endings that split the pair the same way: Danish "installeret, station, ukendt", Norwegian "installert, stasjon,
-# ukjent".
+# Spellings and endings that split a pair the same way, each found once per occurrence:
+# - Danish "installeret, installerede, station, ukendt, sikkerhed, ugyldigt, efterfølgende, udvid, certifikat",
+#   Norwegian "installert, installerte, stasjon, ukjent, sikkerhet, ugyldig, etterfølgende, utvid, sertifikat"
+#   (Bokmål writes no -t after -ig);
+# - Malay "kualiti, automatik, nyahpasang, dimampatkan", Indonesian "kualitas, otomatis, copot pasang, dikompresi";
+# - Croatian ijekavian "mjesto, vjerojatno, pjesma, gdje, uspjela, promjena, vrijednost, vidjeti", Serbian ekavian
+#   "mesto, verovatno, uspela, promena, vrednost, videti";
+#   Serbian loan verbs in -isati/-isan ("definisan", Croatian "definiran") and "može da vidi" (Croatian "može
+#   vidjeti").
 _ENDINGS: dict[str, re.Pattern[str]] = {
-    "da": re.compile(r"\w(?:eret|tion|tioner|kendt|nøgle)\b|\bindtast"),
-    "no": re.compile(r"\w(?:ert|sjon|sjoner|kjent|nøkkel)\b|\bskriv inn"),
+    "da": re.compile(
+        r"\w{3}eret\b|\w{3}(?<!all)erede\b|\w(?:tion|tioner|kendt|nøgle|hed|heden|heder|igt)\b|\bindtast|\befter|\bud\w{3}"
+        r"|\bcert"
+    ),
+    "no": re.compile(
+        r"\w{3}ert\b|\w{3}erte\b|\w(?:sjon|sjoner|kjent|het|heten|heter)\b|nøkkel|\bskriv inn|\better|\but\w{3}"
+        r"|\bsert"
+    ),
+    "id": re.compile(r"\w(?:itas|atis)\b"),
+    "ms": re.compile(r"\w(?:iti|atik)\b|\b(?:di|me|ter)?nyah\w|mampat"),
+    "hr": re.compile(
+        r"\w?(?:[mvp]|[^o]d)je[^\W\d_]|\wtje|\bsje|\wjeti\b|uspje|vrijedn|slijeđ|\bcijel|\bdio\b|posljedn|svjetl"
+        r"|\bnaprijed|\bprijeno[sš]|podrazumijev|\waštenj?|dohvać"
+    ),
+    "sr": re.compile(
+        r"\w{2}(?<!p)(?<!br)isa(?:ti|n|na|no|ni|ne|nih|nog)\b|\b(?:mogu|može|mora|morate|treba)\s+da\b"
+        r"|uspe|\b(?:pro|pri)men|vredn|sleđ|povere|povera|\bposle\b|\bceo\b|\bdeo\b|posledn|svetl|\bnapred|\bpreno[sš]"
+        r"|podrazumev|\bcel[aiou]\b|šćen|bezbedn|štamp|dobavlj"
+    ),
 }
 
 
-def _votes(lang: str, words: set[str], markers: dict[str, frozenset[str]], low: str) -> int:
-    ending = _ENDINGS.get(lang)
-    return len(words & markers[lang]) + (len(ending.findall(low)) if ending is not None else 0)
+# Three more pairs, each language's words and spellings against the other of its pair only:
+# - Croatian against Slovenian: "nije, nisu, ili, koji, greška, u, unos, uključi, sve, novog, mjesto, sjever" against
+#   "ni, niso, in, ki, napaka, v, vnos, vključi, vse, novega, mesto, sever";
+# - Czech against Slovak: "není, jsou, soubor, pro, konfigurace" against "nie, sú, súbor, pre, nastavenie,
+#   konfigurácia";
+# - Bulgarian against Russian: "е, са, във, този, няма, грешка, файлът, ъ as a vowel" against "это, нет, ошибка,
+#   удалось, -ого/-его" (Bulgarian adjectives have no cases).
+_MORE_PAIRS: dict[str, tuple[str, re.Pattern[str] | None]] = {
+    "hr": (
+        "nije nisu su ili koji koja koje kojeg greška greške pogreška pogreške petlja unos unesite uključi uključeno "
+        "isključeno mogu tko što gdje u sa kao kôd pismo predložak postavke inačica slobodna savez sadržaj svi sve",
+        re.compile(r"\w{2}(?<!l)oga?\b|\w?(?:[mvp]|[^o]d)je[^\W\d_]|\wtje|\bsje"),
+    ),
+    "sl": (
+        "ni niso so in ki kot lahko bo napaka napake zanka vnos vnesite vključi vključeno izključeno ter če kdo kaj "
+        "kje neveljaven neveljavna neveljavno v z kode kodo pisava pisave pisavo predloga predloge nastavitve "
+        "različica različice svobodna zveza",
+        re.compile(r"\w{3}(?:ega|emu)\b|\bv[sznkpč]\w"),
+    ),
+    "cs": (
+        "pro není jsou soubor soubory souboru souborů nelze jako nebo také ještě být byl byla bylo pomocí který "
+        "která které",
+        re.compile(r"\w{2}ace\b"),
+    ),
+    "bg": (
+        "е са във със този това тази тези няма чрез след грешка грешки име вече още само също трябва когато ако който "
+        "която което които",
+        re.compile(r"ъ[^\Wеёюя]|\w{2}ът\b"),
+    ),
+    "ru": (
+        "это этот эта эти нет ошибка ошибки если только должен должно когда имя удалось невозможно который которая "
+        "которое которые ещё",
+        re.compile(r"\w{2}(?<!мн)(?:ого|его|ому|ему)\b"),
+    ),
+    "sk": (
+        "pre nie sú súbor súbory súboru súborov nemožno ako alebo tiež ešte byť bol bola bolo pomocou ktorý ktorá "
+        "ktoré",
+        re.compile(r"\w(?:nie|nia|tie|tia|ácia|ácie|áciu)\b"),
+    ),
+}
+# A pair's markers: each of its two languages' words and spellings.
+Markers = dict[str, tuple[frozenset[str], re.Pattern[str] | None]]
 
 
-_PAIR_OF = {lang: pair for pair in _PAIRS for lang in pair}
+def _rivals() -> dict[str, list[tuple[str, Markers]]]:
+    """Each language's close pairs, as (the other language, the pair's markers)."""
+    pairs: list[Markers] = [
+        {lang: (frozenset(_PAIR_WORDS[lang].split()), _ENDINGS.get(lang)) for lang in pair}
+        for pair in (("da", "no"), ("id", "ms"), ("hr", "sr"))
+    ]
+    pairs += [
+        {lang: (frozenset(_MORE_PAIRS[lang][0].split()), _MORE_PAIRS[lang][1]) for lang in pair}
+        for pair in (("hr", "sl"), ("cs", "sk"), ("bg", "ru"))
+    ]
+    out: dict[str, list[tuple[str, Markers]]] = {}
+    for markers in pairs:
+        a, b = markers
+        out.setdefault(a, []).append((b, markers))
+        out.setdefault(b, []).append((a, markers))
+    return out
+
+
+_RIVALS = _rivals()
+
+
+# The model's lean inside a close pair, corrected: when it answers the first language, the second wins if its
+# probability times the factor is higher.
+_FAVOUR: dict[str, tuple[str, float]] = {"sl": ("hr", 1.5)}
+
+
+def _votes(lang: str, words: set[str], markers: Markers, low: str) -> int:
+    vocabulary, ending = markers[lang]
+    return len(words & vocabulary) + (len(ending.findall(low)) if ending is not None else 0)
+
+
+# Serbian Cyrillic against its neighbours: a Russian, Bulgarian or Ukrainian text without any of the letters Serbian
+# lacks (й щ ъ ь ы э ё я ю, Ukrainian і ї є ґ; about 7% of the letters of Bulgarian, more of the others) is the more
+# likely Serbian the longer it is: each Cyrillic letter multiplies the odds for Serbian by 1 / (1 - 0.07), tempered
+# by the square root of the text's bytes as py3langid tempers its own scores.
+_CYRILLIC = re.compile("[а-шђ-џ]")
+_NOT_SERBIAN = re.compile("[йщъьыэёяюіїєґ]")
+_SERBIAN_LETTER_ODDS = math.log(1 / (1 - 0.07))
 
 
 def _settle(ident: Any, sample: str) -> tuple[str, float]:
     """The model's answer, unless the text's letters rule it out (then the best-ranked language they allow), with
     the close pairs decided by their own words. The ranking is only computed when the answer may change."""
-    lang, prob = ident.classify(sample)
+    decide = getattr(ident, "_decide", None)  # py3langid's scores, kept so that a ranking needs no second pass
+    if decide is not None:
+        raw = decide(sample)
+        i = int(raw.argmax())
+        lang, prob = ident.nb_classes[i], raw[i]
+
+        def rank() -> list[tuple[str, float]]:
+            merged: dict[str, float] = {}
+            for c, p in zip(ident.nb_classes, raw.tolist(), strict=True):
+                merged.setdefault(c, p)  # an alias's column is folded into the first one
+            return sorted(merged.items(), key=lambda cp: cp[1], reverse=True)
+    else:
+        lang, prob = ident.classify(sample)
+
+        def rank() -> list[tuple[str, float]]:
+            return [(str(c), float(p)) for c, p in ident.rank(sample)]
+
     lang = str(lang)
-    if sample.isascii() and lang not in _PAIR_OF:  # every settling letter is outside ASCII
+    if sample.isascii() and lang not in _RIVALS:  # every settling letter is outside ASCII
         return lang, float(prob)
     low = sample.lower()
     allowed: frozenset[str] | None = None
     barred: set[str] = set()
     if not sample.isascii():
-        for rx, only in _ONLY:
-            if rx.search(low):
+        for c in set(_SETTLING.findall(low)):
+            only, nots = _LETTER_RULES[c]
+            if only is not None:
                 allowed = only if allowed is None else allowed & only
-        for rx, nots in _NOT:
-            if rx.search(low):
-                barred |= nots
+            barred |= nots
     ranked: list[tuple[str, float]] | None = None
     if (allowed is not None and lang not in allowed) or lang in barred:
-        ranked = ident.rank(sample)
+        ranked = rank()
         lang, prob = next(
             ((c, p) for c, p in ranked if (allowed is None or c in allowed) and c not in barred), (lang, prob)
         )
-    pair = _PAIR_OF.get(lang)
-    if pair is not None:
-        markers = _PAIRS[pair]
+    if lang in ("ru", "bg", "uk") and "sr" not in barred and not _NOT_SERBIAN.search(low):
+        n = len(_CYRILLIC.findall(low))
+        if n >= 10 and (allowed is None or "sr" in allowed):
+            ranked = ranked or rank()
+            scores = dict(ranked)
+            odds = n * _SERBIAN_LETTER_ODDS / math.sqrt(len(sample.encode()))  # tempered as the model's scores are
+            if scores.get("sr", 0.0) * math.exp(odds) > scores[lang]:
+                return "sr", scores["sr"]
+    favoured = _FAVOUR.get(lang)
+    if favoured is not None:
+        other, factor = favoured
+        if other not in barred and (allowed is None or other in allowed):
+            ranked = ranked or rank()
+            scores = dict(ranked)
+            if scores.get(other, 0.0) * factor > scores.get(lang, 0.0):
+                lang, prob = other, scores[other]
+    rivals = _RIVALS.get(lang)
+    if rivals is not None:
         words = set(_WORDS.findall(low))
-        (other,) = pair - {lang}
-        if other not in barred and _votes(other, words, markers, low) > _votes(lang, words, markers, low):
-            ranked = ranked or ident.rank(sample)
-            return other, next((p for c, p in ranked if c == other), 0.0)
+        best, margin = lang, 0
+        for other, markers in rivals:
+            if other not in barred and (allowed is None or other in allowed):
+                m = _votes(other, words, markers, low) - _votes(lang, words, markers, low)
+                if m > margin:
+                    best, margin = other, m
+        if best != lang:
+            ranked = ranked or rank()
+            return best, next((p for c, p in ranked if c == best), 0.0)
     return lang, float(prob)
 
 
