@@ -109,16 +109,36 @@ C = {name: i for i, name in enumerate(COUNTERS)}
 BINS_PER_OCTAVE = 4
 LATENCY_BINS = 20 * BINS_PER_OCTAVE + 2
 HIST = len(COUNTERS)  # index of the first latency bin in a row's values
-VALUE_COLUMNS: tuple[str, ...] = (*COUNTERS, *(f"h{i:02d}" for i in range(LATENCY_BINS)))
+# Time per output token of LLM spans (the span's duration over its output tokens; OpenTelemetry's
+# gen_ai.server.time_per_output_token, with the time to the first token included): the same scheme over 10 octaves.
+# Column tK (K = 1..40) holds [2^((K-1)/4), 2^(K/4)) ms per token, t00 under 1 ms, t41 1,024 ms and more. A token
+# throughput regression is this histogram's upper quantiles rising.
+TPOT_BINS = 10 * BINS_PER_OCTAVE + 2
+TPOT = HIST + LATENCY_BINS  # index of the first time-per-output-token bin
+VALUE_COLUMNS: tuple[str, ...] = (
+    *COUNTERS,
+    *(f"h{i:02d}" for i in range(LATENCY_BINS)),
+    *(f"t{i:02d}" for i in range(TPOT_BINS)),
+)
 N_VALUES = len(VALUE_COLUMNS)
+# The histogram measures a rollup row keeps: name → the indexes of their bins among the values
+MEASURE_BINS: dict[str, range] = {"latency": range(HIST, TPOT), "time_per_output_token": range(TPOT, N_VALUES)}
+
+
+def _log_bin(ms: float, bins: int) -> int:
+    if ms < 1.0:
+        return 0
+    return min(int(math.log2(ms) * BINS_PER_OCTAVE) + 1, bins - 1)
 
 
 def latency_bin(duration_ns: int) -> int:
     """The histogram bin of a duration."""
-    ms = duration_ns / 1e6
-    if ms < 1.0:
-        return 0
-    return min(int(math.log2(ms) * BINS_PER_OCTAVE) + 1, LATENCY_BINS - 1)
+    return _log_bin(duration_ns / 1e6, LATENCY_BINS)
+
+
+def tpot_bin(duration_ns: int, output_tokens: int) -> int:
+    """The time-per-output-token bin of an LLM span that produced ``output_tokens`` (≥ 1) in ``duration_ns``."""
+    return _log_bin(duration_ns / 1e6 / output_tokens, TPOT_BINS)
 
 
 def bin_ms(k: int) -> float:
@@ -326,6 +346,8 @@ def _facts(
         incs.append(C["llm_spans"])
         if error:
             incs.append(C["llm_errors"])
+        elif tokens[1] > 0 and end_ns > start_ns:
+            incs.append(TPOT + tpot_bin(end_ns - start_ns, tokens[1]))
     elif kind in ("tool", "mcp"):
         incs.append(C["tool_spans"])
         if error:
@@ -570,8 +592,11 @@ __all__ = [
     "DIMENSIONS",
     "FACT_COLUMNS",
     "LATENCY_BINS",
+    "MEASURE_BINS",
     "NONE",
     "OTHER",
+    "TPOT",
+    "TPOT_BINS",
     "VALUE_COLUMNS",
     "Facts",
     "RollupConfig",
@@ -591,4 +616,5 @@ __all__ = [
     "merge_groups",
     "parse_pairs",
     "quantile_ms",
+    "tpot_bin",
 ]

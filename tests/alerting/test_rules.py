@@ -88,9 +88,9 @@ def test_the_shipped_default_rules_check_clean_and_cover_the_seed_cases() -> Non
     assert ("tool_name",) in tool.slices and ("client_version",) in tool.slices
     assert {("language",), ("account_age",)} <= set(rs.rule("JailbreakAttemptTrend").slices)
     assert all(r.annotations.get("runbook_url") for r in rs.rules)
-    # the one rule whose measure the rollups do not keep yet is disabled, and the check says so
-    assert [r.name for r in rs.rules if not r.enabled] == ["TokenThroughputRegression"]
-    assert any("tokens_per_second" in w and "disabled" in w for w in rs.warnings)
+    assert all(r.enabled for r in rs.rules) and not rs.warnings
+    throughput = rs.rule("TokenThroughputRegression")
+    assert (throughput.metric, throughput.detector) == ("time_per_output_token", "quantile_shift")
 
 
 def test_a_good_file_gives_rules_routes_receivers_and_the_built_in_inhibitions() -> None:
@@ -160,7 +160,7 @@ CASES = [
     (
         "histogram detector on a rate",
         _rule(0, detector="quantile_shift"),
-        "detector: quantile_shift tests a histogram measure (latency); 'refusals' is a rate",
+        "detector: quantile_shift tests a histogram measure (latency, time_per_output_token); 'refusals' is a rate",
     ),
     ("rate detector on a measure", _rule(1, metric="latency"), "detector: drift tests rates; 'latency' is a histogram"),
     ("bad sensitivity word", _rule(0, sensitivity="extreme"), "sensitivity: must be a number or one of low, medium"),

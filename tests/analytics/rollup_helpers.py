@@ -11,7 +11,7 @@ from typing import Any
 from hypothesis import strategies as st
 from sqlalchemy import Engine, case, func, select
 
-from watchkeeper._rollup import HIST, VALUE_COLUMNS, C, RollupConfig, latency_bin
+from watchkeeper._rollup import HIST, TPOT, VALUE_COLUMNS, C, RollupConfig, latency_bin, tpot_bin
 from watchkeeper.analytics import DIMENSIONS, METRICS
 from watchkeeper.analytics.rollups import RollupReader
 from watchkeeper.pipeline import Batch, Context, pack, run_chain
@@ -217,17 +217,21 @@ def stored_rollups(engine: Engine, project_id: int | None = None) -> dict[tuple[
 
 
 def exact_latency(engine: Engine, project_id: int, width_ns: int) -> dict[int, list[int]]:
-    """Per bucket: the latency bins of every stored span, and its token sums (computed row by row)."""
+    """Per bucket: the latency bins of every stored span, the time-per-output-token bins of every successful LLM span
+    with output tokens, and the token sums (computed row by row)."""
     out: dict[int, list[int]] = {}
-    q = select(spans.c.start_ns, spans.c.end_ns, spans.c.input_tokens, spans.c.output_tokens).where(
-        spans.c.project_id == project_id
-    )
+    q = select(
+        spans.c.start_ns, spans.c.end_ns, spans.c.input_tokens, spans.c.output_tokens, spans.c.kind, spans.c.status
+    ).where(spans.c.project_id == project_id)
     with engine.connect() as conn:
-        for s, e, tin, tout in conn.execute(q):
+        for s, e, tin, tout, kind, status in conn.execute(q):
             acc = out.setdefault(int(s) // width_ns, [0] * len(VALUE_COLUMNS))
-            acc[HIST + latency_bin(max(0, int(e) - int(s)))] += 1
+            duration = max(0, int(e) - int(s))
+            acc[HIST + latency_bin(duration)] += 1
             acc[C["input_tokens"]] += int(tin or 0)
             acc[C["output_tokens"]] += int(tout or 0)
+            if kind == "llm" and status != "error" and tout and duration:
+                acc[TPOT + tpot_bin(duration, int(tout))] += 1
     return out
 
 

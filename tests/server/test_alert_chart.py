@@ -5,25 +5,20 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
-import orjson
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from watchkeeper._rollup import DAY_NS, RollupConfig, facts_of_row
+from tests._rollup_rows import MIN_NS, SLOT_NS, write_slots
+from watchkeeper._rollup import DAY_NS, Facts
 from watchkeeper.alerting import AlertEngine, parse_rules
 from watchkeeper.alerting.rollup_source import RollupSource, fdr_from_detectors
 from watchkeeper.analytics.detectors import default_registry
 from watchkeeper.config import Settings
 from watchkeeper.server import create_app
-from watchkeeper.store._rollups import Tally, ValueCap
-
-MIN_NS = 60 * 10**9
-SLOT_NS = 5 * MIN_NS
 
 RULES = """
 version: 1
@@ -42,37 +37,17 @@ rules:
 """
 
 
-def _row(start_ns: int, language: str, refused: bool, i: int) -> dict[str, Any]:
-    label = "full_refusal" if refused else "full_compliance"
-    return {
-        "project_id": 1, "trace_id": i.to_bytes(16, "big"), "parent_span_id": None, "kind": "llm", "status": "ok",
-        "start_ns": start_ns, "end_ns": start_ns + 10**9, "region": "eu-west", "plan_tier": "pro",
-        "client_name": "web", "client_version": "4.2.0", "locale": "fr-FR", "response_model": "gpt-4o",
-        "request_model": None, "model_version": "m1", "prompt_version": "p1", "skill_version": None,
-        "service_name": "support", "tool_name": None, "mcp_server": None, "provider": "openai",
-        "account_created_ns": None, "input_tokens": 100, "output_tokens": 50,
-        "attributes": orjson.dumps({"watchkeeper.signals": {"language": {"label": language},
-                                                            "refusal": {"label": label}}}).decode(),
-    }  # fmt: skip
-
-
 def write_traffic(engine: Engine, start_ns: int, end_ns: int, onset_ns: int) -> None:
     """French and German requests, 60 per 5 minutes each, 2% refused; French at 25% from ``onset_ns``."""
-    cap, cfg = ValueCap(), RollupConfig()
-    t, i = start_ns, 0
-    while t < end_ns:
-        facts = []
+
+    def slot(t: int, fact: Callable[..., Facts]) -> list[Facts]:
+        out = []
         for lang in ("fr", "de"):
             refused = 15 if lang == "fr" and t >= onset_ns else (1 if (t // SLOT_NS) % 5 < 4 else 2)
-            for r, count in ((True, refused), (False, 60 - refused)):
-                i += 1
-                facts += [facts_of_row(_row(t + 60 * 10**9, lang, r, i))] * count
-        recent = t >= end_ns - 7 * DAY_NS
-        with engine.begin() as conn:
-            tally = Tally(conn, cfg, cap, widths=(60, 3600) if recent else (3600,))
-            tally.add_facts(facts)
-            tally.apply()
-        t += SLOT_NS
+            out += [fact(language=lang, refused=True)] * refused + [fact(language=lang)] * (60 - refused)
+        return out
+
+    write_slots(engine, start_ns, end_ns, slot)
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from .._rollup import HIST, MINUTE_NS, N_VALUES, C
+from .._rollup import MEASURE_BINS, MINUTE_NS, C
 from ..analytics import (
     METRICS,
     NONE,
@@ -42,13 +42,14 @@ from .silences import silences_in_force
 
 HOUR_NS = 3600 * NS
 DAY_NS = 24 * HOUR_NS
-LATENCY = "latency"  # the histogram metric: read from the rollups' latency bins, not from a rate
+# histogram measures (a rule's metric): read from the rollups' bins, not from a rate; slices with traffic from a rate
+# that counts the same spans
+SLICES_OF_MEASURE = {"latency": "requests", "time_per_output_token": "errors.llm"}
 CANARY = "canary"  # the detector that compares a version with its incumbent
 RECENT_HOURS = 5  # fine buckets before the current hour (the spike test pages on windows up to 4 h)
 _CACHE_MAX = 4096  # hourly histories kept (one per metric × slice × hour)
 _FAMILIES_MAX = 64  # sums of every slice of a rule's dimensions over one window, kept for the next slice's stream
 _TURNS = (C["turns"],)
-_HIST_COLUMNS = tuple(range(HIST, N_VALUES))
 
 
 def stream_key(rule: AlertRule, slice: Slice) -> str:
@@ -95,7 +96,7 @@ class RollupSource:
         found = slices_with_traffic(
             self.engine,
             project_id=project_id,
-            metric="requests" if metric == LATENCY else metric,
+            metric=SLICES_OF_MEASURE.get(metric, metric),
             dimensions=dims,
             start=start_ns,
             end=end_ns,
@@ -116,16 +117,16 @@ class RollupSource:
         # canary pools whole hours over its lookback, both versions the same way
         kept = recent_start >= self._clock() - self.minute_days * DAY_NS
         fine = rule.bucket_ns < HOUR_NS and kept and rule.detector != CANARY
-        if rule.metric == LATENCY:
+        if rule.metric in MEASURE_BINS:
             hourly = self._cached(project_id, rule.metric, slice, hourly_start, hour_end)
-            recent = self._buckets(project_id, LATENCY, slice, recent_start, at_ns, rule.bucket_ns) if fine else []
+            recent = self._buckets(project_id, rule.metric, slice, recent_start, at_ns, rule.bucket_ns) if fine else []
             return HistogramStream(
                 key,
                 hourly=hourly,
                 recent=recent,
                 step=step,
                 parent=parent_key,
-                bins_per_octave=4,  # the rollups' latency bins: 4 per octave of milliseconds
+                bins_per_octave=4,  # the rollups' histogram bins: 4 per octave of milliseconds
                 unit="ms",
             )
         hourly = self._cached(project_id, rule.metric, slice, hourly_start, hour_end)
@@ -167,10 +168,10 @@ class RollupSource:
 
     def _buckets(self, project_id: int, metric: str, slice: Slice, start: int, end: int, width: int) -> list[Any]:
         """The slice's buckets of ``width`` (1 hour, or whole minutes summed) starting in [start, end), in time
-        order, empty ones included: rate counts, or latency histograms for ``latency``."""
+        order, empty ones included: rate counts, or histograms for a measure (``latency``, ...)."""
         first, last = start // width, (_ceil(end, MINUTE_NS) - MINUTE_NS) // width + 1
-        if metric == LATENCY:
-            fam = self._family(project_id, slice.dims, _HIST_COLUMNS, start, end, width)
+        if metric in MEASURE_BINS:
+            fam = self._family(project_id, slice.dims, tuple(MEASURE_BINS[metric]), start, end, width)
             mine = fam.get(slice.values, {})
             make: Any = LatencyBucket if width == HOUR_NS else HistogramBucket
             out: list[Any] = []

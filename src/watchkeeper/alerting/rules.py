@@ -33,6 +33,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .._rollup import MEASURE_BINS
 from ..errors import InputError
 from ._labels import GLOBAL, LABEL_NAME, parse_duration, slice_key
 from ._templates import TEMPLATE as _TEMPLATE
@@ -48,7 +49,7 @@ SENSITIVITIES = {"low": 0.1, "medium": 1.0, "high": 10.0}  # words for the false
 MAX_SENSITIVITY = 1000.0
 BUILTIN_DETECTORS = ("spike", "drift", "canary", "quantile_shift")  # as the analytics room registers them
 HISTOGRAM_DETECTORS = ("quantile_shift",)  # detectors that read a histogram measure, not a rate
-MEASURES = ("latency",)  # histogram measures the rollups keep (a detector tests one of their quantiles)
+MEASURES = tuple(MEASURE_BINS)  # histogram measures the rollups keep (a detector tests one of their quantiles)
 DEFAULT_RECEIVER = "default"  # with no route in the file: every alert is recorded, none is sent
 MAX_LOOKBACK_NS = 400 * 86400 * 10**9
 RESERVED_LABELS = ("alertname", "severity", "metric", "slice")

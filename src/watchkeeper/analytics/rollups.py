@@ -30,6 +30,7 @@ from .._rollup import (
     MINUTE_NS,
     N_VALUES,
     SEP,
+    TPOT,
     VALUE_COLUMNS,
     C,
     age_cohort,
@@ -109,7 +110,7 @@ class LatencyBucket:
 
 
 def _latency(start_ns: int, vals: Sequence[int]) -> LatencyBucket:
-    return LatencyBucket(utc(start_ns), {k - 1: n for k, n in enumerate(vals[HIST:]) if n})
+    return LatencyBucket(utc(start_ns), {k - 1: n for k, n in enumerate(vals[HIST:TPOT]) if n})
 
 
 @dataclass(frozen=True, slots=True)
@@ -451,7 +452,7 @@ def latency_series(
     by ``kind`` (or a model, a tool) to read one kind of call. Empty buckets have no bins."""
     dims, values = _slice(slice)
     s, e = to_ns(start, "start"), to_ns(end, "end")
-    hist = list(range(HIST, N_VALUES))
+    hist = list(range(HIST, TPOT))
     width, buckets, got = _raw_series(engine, project_id, dims, values, s, e, bucket, hist, new_account_days)
     return [LatencyBucket(utc(b * width), {k - 1: n for k, n in enumerate(got.get(b, ())) if n}) for b in buckets]
 
