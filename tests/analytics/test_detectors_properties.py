@@ -37,8 +37,10 @@ def test_the_two_tails_of_the_negative_binomial_add_up_to_one(k: int, mu: float,
 @given(st.integers(min_value=0, max_value=300), means, wanders)
 def test_tails_fall_as_the_count_rises_and_widen_with_the_wander(k: int, mu: float, c: float) -> None:
     assert nbinom_sf(k + 1, mu, c) <= nbinom_sf(k, mu, c) + 1e-15
-    if k > mu + 1 and c > 0:
-        assert nbinom_sf(k, mu, c) >= poisson_sf(k, mu) - 1e-12  # beyond the mean, wander fattens the tail
+    if k >= mu + 2 * math.sqrt(mu) + 2 and c > 0:
+        # well beyond the mean, wander fattens the tail (just above it, it need not: a very wandering rate puts more
+        # of its mass near zero, e.g. P(K ≥ 26) is 0.346 against Poisson's 0.368 at mean 24 and c = 1)
+        assert nbinom_sf(k, mu, c) >= poisson_sf(k, mu) - 1e-12
 
 
 @given(st.integers(min_value=1, max_value=60), st.floats(min_value=0.001, max_value=0.999), st.data())

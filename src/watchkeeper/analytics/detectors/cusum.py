@@ -197,7 +197,8 @@ class Drift:
         lo, hi = nbinom_band(mu_run, c_run, _BAND_Z)
         return Verdict(
             self.name, key, at, fired, Gate.ENOUGH,
-            p_value=min(1.0, math.exp(-(peak if fired else s))),  # while it fires, the excursion's evidence
+            # the excursion's evidence until the rate came back (whatever the sensitivity: the same p at any h)
+            p_value=min(1.0, math.exp(-(peak if peak - s < self.resolve_drop else s))),
             statistic=s,
             observed_rate=k_run / n_run if n_run else None,
             expected_rate=mu_run / n_run if n_run else None,
