@@ -39,13 +39,20 @@ MAX_TICKS = 700  # a week at the default 15-minute step is 672 ticks
 BUSY_MAX = 2  # back-tests running at once in this process; more are refused, not queued
 DEFAULTS = {"from": "24h", "to": "", "step": "15m"}
 ALERTING_PROJECT = 1  # the project the live engine watches and a back-test reads (alerting/rollup_source.replay)
-_BUSY = threading.BoundedSemaphore(BUSY_MAX)
 _HIDDEN = ("alertname", "severity", "metric", "slice")  # shown in their own columns
 
 
 def _rt(request: Request) -> Runtime:
     rt: Runtime = request.app.state.runtime
     return rt
+
+
+def _busy(request: Request) -> threading.BoundedSemaphore:
+    """The back-tests running in this app (at most ``BUSY_MAX``): kept on the app, so each app counts its own."""
+    sem: threading.BoundedSemaphore | None = getattr(request.app.state, "backtests_busy", None)
+    if sem is None:
+        sem = request.app.state.backtests_busy = threading.BoundedSemaphore(BUSY_MAX)
+    return sem
 
 
 def _rule_set(request: Request) -> RuleSet:
@@ -226,7 +233,8 @@ def rule_backtest_page(
         start, end, step_ns = backtest_window(frm, to, step, now)
     except InputError as e:
         return _render(request, e.status, **page, error=str(e))
-    if not _BUSY.acquire(blocking=False):
+    busy = _busy(request)
+    if not busy.acquire(blocking=False):
         return _render(request, 503, **page, error="other back-tests are running; try again in a moment")
     try:
         one = dataclasses.replace(rs, rules=(dataclasses.replace(rule, enabled=True),))
@@ -241,7 +249,7 @@ def rule_backtest_page(
             minute_days=s.rollup_minute_days,
         )
     finally:
-        _BUSY.release()
+        busy.release()
     result = {**_report(report), "start": rfc3339(start), "end": rfc3339(end), "step": format_duration(step_ns)}
     return _render(request, **page, result=result)
 
