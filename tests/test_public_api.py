@@ -38,7 +38,7 @@ PUBLIC = {
         "parse_root_hex", "payload_sha256", "record_leaf", "root_from_inclusion_proof", "root_from_leaf_hashes",
         "root_of", "sign_checkpoint", "verify_consistency", "verify_inclusion",
     ],
-    "watchkeeper.demo": ["DegradedWindow", "LiveStats", "Simulator", "TrafficMix", "backfill", "run_live"],
+    "watchkeeper.demo": ["DegradedWindow", "Incident", "LiveStats", "Simulator", "TrafficMix", "backfill", "run_live"],
     "watchkeeper.analytics": [
         "Change", "Comparison", "Count", "DEFAULT_PAIRS", "DIMENSIONS", "Dimension", "Example", "LatencyBucket",
         "METRICS", "Metric", "NONE", "OTHER", "Point", "Rate", "RebuildReport", "RollupConfig", "Series", "Slice",

@@ -127,7 +127,29 @@ def _run_server(s: Settings, *, demo: bool = False, on_ready: Any = None) -> Non
 @click.option("--port", type=int, help="Port to listen on (default 4319).")
 @click.option("--rate", type=float, default=120.0, show_default=True, help="Synthetic traces per minute.")
 @click.option(
-    "--backfill-hours", type=float, default=6.0, show_default=True, help="Hours of synthetic history to load at start."
+    "--backfill-hours",
+    type=float,
+    default=6.0,
+    show_default=True,
+    help="Hours of recent history loaded at --rate before the address is printed.",
+)
+@click.option(
+    "--history-days",
+    type=click.FloatRange(min=0),
+    metavar="DAYS",
+    default=4.0,
+    show_default=True,
+    help="Days of older history loaded at a tenth of --rate once the server is up (a few minutes), so the detectors "
+    "have a baseline: they need 3 days. 0 loads none.",
+)
+@click.option(
+    "--incident-after",
+    type=click.FloatRange(min=0),
+    default=10.0,
+    show_default=True,
+    metavar="MINUTES",
+    help="Minutes after the start when the injected incident begins: for 45 minutes, a silent safety-filter update "
+    "makes the model refuse many more ordinary English requests. 0 turns it off.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed of the simulator.")
 def demo(
@@ -138,39 +160,43 @@ def demo(
     port: int | None,
     rate: float,
     backfill_hours: float,
+    history_days: float,
+    incident_after: float,
     seed: int,
 ) -> None:
     """Run the server with live synthetic traffic (clearly marked as synthetic).
 
     Uses ./watchkeeper-demo-data unless --data-dir or --database-url is given, so demo data never mixes with
-    real data.
+    real data. Alerts are evaluated on the default rules and every notification goes to a local webhook that
+    prints it here; the injected incident (see --incident-after) pages within about half an hour.
     """
+
     s = _settings(
         config_file, data_dir=data_dir or "./watchkeeper-demo-data", database_url=database_url, host=host, port=port
     )
-    from .demo import Simulator, backfill, run_live
+    from .demo import Simulator
+    from .demo._webhook import WebhookReceiver
 
     s = _demo_encryption(s)
+    webhook = WebhookReceiver(lambda line: click.echo(line, err=True)).start()
+    s = _demo_alerting(s, webhook.url)
     stop = threading.Event()
 
     def start_traffic(app: Any) -> None:
+        from .demo import run_live
+        from .demo._load import HISTORY_SHARE, load
+        from .demo._traffic import Incident
+
         rt = app.state.runtime
-        sim = Simulator(seed=seed, base_rate_per_min=rate)
+        now = time.time_ns()
+        incident = Incident(now + int(incident_after * 60e9)) if incident_after > 0 else None
+        sim = Simulator(seed=seed, base_rate_per_min=rate, incident=incident)
 
         def send(spans: list[Any], feedback: list[Any]) -> None:
             _send_with_retry(rt, spans, feedback, "demo")
 
-        now = time.time_ns()
-        batch_spans: list[Any] = []
-        batch_fb: list[Any] = []
-        for spans, fb in backfill(sim, backfill_hours, now):
-            batch_spans.extend(spans)
-            batch_fb.extend(fb)
-            if len(batch_spans) >= 2000:
-                send(batch_spans, batch_fb)
-                batch_spans, batch_fb = [], []
-        if batch_spans or batch_fb:
-            send(batch_spans, batch_fb)
+        recent_ns = now - int(backfill_hours * 3600e9)
+        load(sim, send, recent_ns, now, now_ns=now)
         url = f"http://{s.host}:{s.port}/traces"
         logins = _demo_logins(rt.engine, Path(s.data_dir))
         click.echo(f"Watchkeeper demo is running with synthetic traffic: open {url}", err=True)
@@ -187,12 +213,50 @@ def demo(
             daemon=True,
             name="watchkeeper-demo-traffic",
         ).start()
+        older_ns = now - int(history_days * 86400e9)
+        if older_ns < recent_ns:
+            click.echo(f"Loading {history_days:g} days of history for the detectors' baselines ...", err=True)
+            got = load(sim, send, older_ns, recent_ns, now_ns=now, rate_per_min=rate * HISTORY_SHARE)
+            click.echo(f"History loaded: {got.traces} traces in {got.seconds:.0f} s.", err=True)
+        service = getattr(app.state, "alerts", None)
+        if service is not None:
+            service.engine.source.forget()  # the hourly histories it read before the history was in
+            click.echo(
+                f"Alerting every {s.alert_interval_s} s on the rules in {s.alert_rules_file}; notifications go to "
+                f"a local webhook ({webhook.url}) and are printed here.",
+                err=True,
+            )
+        if incident is not None:
+            minutes = max(0, incident.start_ns - time.time_ns()) // 60_000_000_000
+            click.echo(
+                f"Incident at {_utc(incident.start_ns)[11:16]} UTC (in {minutes} min): for "
+                f"{incident.duration_s / 60:g} min a silent safety-filter update makes the model refuse ordinary "
+                f"English requests. It pages within about half an hour; watch {s.external_url}/alerts.",
+                err=True,
+            )
 
     click.echo(f"Starting Watchkeeper demo on http://{s.host}:{s.port} (data in {s.data_dir}) ...", err=True)
     try:
         _run_server(s, demo=True, on_ready=start_traffic)
     finally:
         stop.set()
+        webhook.stop()
+
+
+def _demo_alerting(s: Settings, webhook_url: str) -> Settings:
+    """The demo's settings with links back to this server and, unless a rules file is configured, the demo's rules
+    file: the default rules with every notification routed to the local webhook."""
+    from dataclasses import replace
+
+    from .demo._alerting import demo_rules_text
+
+    s = replace(s, external_url=s.external_url or f"http://{s.host}:{s.port}")
+    if s.alert_rules_file:
+        return s
+    rules = Path(s.data_dir) / "demo-alert-rules.yaml"
+    rules.parent.mkdir(parents=True, exist_ok=True)
+    rules.write_text(demo_rules_text(webhook_url), encoding="utf-8")
+    return replace(s, alert_rules_file=str(rules))
 
 
 DEMO_ROLES = {

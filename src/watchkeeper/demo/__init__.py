@@ -6,13 +6,15 @@
     for spans, feedback in backfill(sim, hours=6, now_ns=time.time_ns()):
         ...
 
-Deterministic for a seed and a time range; every record is marked synthetic. Imports only the standard library and
-``watchkeeper.records``.
+Deterministic for a seed and a time range; every record is marked synthetic. The simulator imports only the standard
+library and ``watchkeeper.records``; the private modules behind ``watchkeeper demo`` (``_load``: history into a store,
+``_alerting``: the demo's rules file, ``_webhook``: the local receiver of its notifications) import more,
+and only when used.
 """
 
 from __future__ import annotations
 
-from watchkeeper.demo._traffic import DegradedWindow, TrafficMix
+from watchkeeper.demo._traffic import DegradedWindow, Incident, TrafficMix
 from watchkeeper.demo.simulator import LiveStats, Simulator, backfill, run_live
 
-__all__ = ["DegradedWindow", "LiveStats", "Simulator", "TrafficMix", "backfill", "run_live"]
+__all__ = ["DegradedWindow", "Incident", "LiveStats", "Simulator", "TrafficMix", "backfill", "run_live"]

@@ -40,6 +40,7 @@ from ._traffic import (
     SKILLS,
     TURN_BUDGET_NS,
     DegradedWindow,
+    Incident,
     Session,
     hex_id,
     pick,
@@ -115,12 +116,20 @@ class TurnBuilder:
     """Builds the spans and feedback of one turn of a session."""
 
     def __init__(
-        self, session: Session, index: int, *, faults: bool, degraded: DegradedWindow | None, first: bool = False
+        self,
+        session: Session,
+        index: int,
+        *,
+        faults: bool,
+        degraded: DegradedWindow | None,
+        first: bool = False,
+        incident: Incident | None = None,
     ) -> None:
         self.session = session
         self.index = index
         self.faults = faults
         self.degraded = degraded if faults else None
+        self.incident = incident if faults else None
         self.rng = seeded(f"{session.key}:turn:{index}")
         self.trace_id = hex_id(self.rng, 32)
         self.start_ns = session.turn_starts_ns[index]
@@ -213,8 +222,13 @@ class TurnBuilder:
                 outcome = "llm_error"
             elif failure is not None:
                 outcome, answer = "tool_error", APOLOGIES[self.slots.lang]
+        incident_hit = False
         if self.faults and text.kind in ("task", "again") and outcome == "resolved":
-            if self.rng.random() < self.model.refusal_rate:
+            refusal_rate = self.model.refusal_rate
+            if self.incident is not None and self.incident.hits(self.start_ns, self.slots.lang):
+                refusal_rate = self.incident.refusal_rate(refusal_rate, self.start_ns, self.slots.lang)
+                incident_hit = True
+            if self.rng.random() < refusal_rate:
                 outcome, answer = "refused", _refusal(self.slots.lang, self.rng)
         elif self.faults and outcome == "jailbreak_refused" and self.rng.random() < 0.06:
             # now and then the model plays along and leaks its instructions
@@ -247,6 +261,8 @@ class TurnBuilder:
         )
         if self.degraded_hit:
             root.attributes[f"{SYNTHETIC}.degraded_window"] = True
+        if incident_hit:
+            root.attributes[f"{SYNTHETIC}.incident"] = True
         return self.spans, self._feedback(root, final, outcome)
 
     def _history(self) -> list[Message]:

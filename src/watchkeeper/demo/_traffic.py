@@ -191,6 +191,44 @@ class DegradedWindow:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Incident:
+    """A one-off fault for the alert engine to find: from ``start_ns``, for ``duration_s``, the model wrongly refuses
+    ``extra_refusal_rate`` more of the ordinary requests written in one language.
+
+    The default story: a silent safety-filter update makes the model refuse ordinary English support requests (15
+    percentage points more of them; it usually refuses about 1 in 100) for 45 minutes, until it is rolled back.
+    English carries about half the traffic: enough expected refusals for the spike test to page on that slice.
+    """
+
+    start_ns: int
+    duration_s: float = 45 * 60.0
+    language: str = "en"
+    extra_refusal_rate: float = 0.15
+
+    def __post_init__(self) -> None:
+        if not (self.duration_s >= 0 and math.isfinite(self.duration_s)):
+            raise ValueError("Incident.duration_s must be a non-negative number of seconds")
+        if not 0.0 <= self.extra_refusal_rate <= 1.0:
+            raise ValueError("Incident.extra_refusal_rate must be between 0 and 1")
+
+    @property
+    def end_ns(self) -> int:
+        return self.start_ns + int(self.duration_s * NS_PER_S)
+
+    def active(self, time_ns: int) -> bool:
+        """Whether the incident is under way at this event time."""
+        return self.start_ns <= time_ns < self.end_ns
+
+    def hits(self, time_ns: int, language: str) -> bool:
+        """Whether a request in this language at this time meets the faulty filter."""
+        return language == self.language and self.active(time_ns)
+
+    def refusal_rate(self, usual: float, time_ns: int, language: str) -> float:
+        """The share of ordinary requests refused at this time in this language, given the model's usual share."""
+        return min(1.0, usual + self.extra_refusal_rate) if self.hits(time_ns, language) else usual
+
+
 def seasonality(time_ns: int) -> float:
     """Traffic at this time relative to the weekly mean (1.0): busiest mid-afternoon UTC, quieter at weekends."""
     hour = (time_ns % NS_PER_DAY) / (3600 * NS_PER_S)

@@ -29,6 +29,7 @@ from ._traffic import (
     NS_PER_S,
     SESSION_LOOKBACK_MIN,
     DegradedWindow,
+    Incident,
     Session,
     TrafficMix,
     seasonality,
@@ -47,7 +48,8 @@ class Simulator:
 
     ``base_rate_per_min`` is the weekly mean of traces per minute; the actual rate follows the time of day (busiest
     mid-afternoon UTC) and is lower at weekends. ``faults=False`` gives clean traffic: no tool, MCP or model errors,
-    no refusals, no jailbreak attempts, no degraded window.
+    no refusals, no jailbreak attempts, no degraded window, no incident. ``incident`` (off by default) injects a
+    one-off rise in false refusals at a fixed event time.
     """
 
     def __init__(
@@ -58,6 +60,7 @@ class Simulator:
         base_rate_per_min: float = 60.0,
         mix: TrafficMix | None = None,
         degraded: DegradedWindow | None = DegradedWindow(),  # noqa: B008 - frozen, so a shared default is safe
+        incident: Incident | None = None,
     ) -> None:
         if not base_rate_per_min >= 0:
             raise ValueError("base_rate_per_min must be a non-negative number of traces per minute")
@@ -70,6 +73,7 @@ class Simulator:
         self.base_rate_per_min = float(base_rate_per_min)
         self.mix = mix
         self.degraded = degraded if faults else None
+        self.incident = incident if faults else None
         self._sessions: OrderedDict[tuple[int, float], list[Session]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -115,7 +119,7 @@ class Simulator:
         return sessions
 
     def _trace(self, session: Session, index: int) -> Trace:
-        return TurnBuilder(session, index, faults=self.faults, degraded=self.degraded).build()
+        return TurnBuilder(session, index, faults=self.faults, degraded=self.degraded, incident=self.incident).build()
 
 
 def backfill(

@@ -69,6 +69,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         if start_alerts is not None:
             alerts = start_alerts()  # after rt.start(): the engine reads its state from the migrated store
             alerts.start()
+        app.state.alerts = alerts  # the live alert loop, or None (what the demo tells about a history it loaded)
         log.info("ready", extra={"event": "ready"})
         try:
             yield
