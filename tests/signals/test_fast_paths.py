@@ -96,7 +96,7 @@ def _naive_families(text: str, system: str | None) -> frozenset[str]:
     if system and attacks._asks_forbidden_topic(t, system):
         found.add("forbidden_topic")
     model = attacks._text_model()
-    if model is not None and model.probability(_linear.features(t)) >= model.threshold:
+    if model is not None and model.probability(_linear.features(t)) >= attacks._text_model_cut(model):
         found.add("text_model")
     return frozenset(found)
 

@@ -30,8 +30,15 @@ from ._model import Label, unknown
 from ._prefilter import Prefilter
 from ._text import check_text, clip
 
-VERSION = "attacks-2"
+VERSION = "attacks-3"
 THRESHOLD = 0.5
+# The text model's cut-off. The threshold shipped with its weights flags no benign prompt of the fit split out of fold,
+# so one outlier sets it (an invented-language translator role-play at p 0.70; the next benign prompt is at 0.595).
+# This cut was chosen on the out-of-fold probabilities of ``bench/train_signals.py``'s cross-validation (fit split
+# only, l2 0.3), never on the test split: it flags 1 of the 183 fit-split benign prompts (0.55%, about half the 1%
+# budget) and none of the 363 model answers, 0.025 above the next benign prompt. Cross-validated recall of patterns
+# and model on the fit split: 0.912 at the shipped threshold, 0.921 at this cut.
+TEXT_MODEL_CUT = 0.62
 
 
 def _rx(*parts: str) -> re.Pattern[str]:
@@ -58,6 +65,9 @@ _OVERRIDE = _rx(
     r"\b(?:ignore|disregard) (?:the |this |that |all |any |your )?(?:\w+ ){0,2}and (?:instead )?(?:state|say|claim|declare|output|print|respond with|reply with|write that)\b",
     r"\bignore the above\b",
     r"\b(?:new|updated|revised|real) (?:instructions?|rules|task|directives?)\s*[:\-]",
+    # A claim planted in a document the model is asked to read: "let's state that the conclusion of the paper is: …".
+    r"\blet(?:'s| us) (?:now )?(?:state|claim|declare|assert) that\b",
+    r"\bwe (?:might|should|will|must) (?:now )?(?:state|claim|declare|assert) (?:that )?the \w+(?: of [\w' ]{1,40})? (?:is|are)\b",
     r"\byour (?:new|real|true) (?:instructions?|task|purpose|goal) (?:is|are)\b",
     r"\bfrom now on,? (?:you|ignore|only|always|do not|don't)\b",
     r"\b(?:stop|quit|cease) (?:following|obeying|adhering to) (?:your |the |all |any |these |those |of )*(?:\w+ )?(?:rules|guidelines|instructions|policies|restrictions|programming)",
@@ -104,6 +114,7 @@ _FAKE_SYSTEM = _rx(
     r"\b(?:system|maintenance|debug|admin|god|sudo|developer|root) mode\b",
     r"\bi(?:'m| am) (?:your|the|an?) (?:developer|creator|administrator|admin|maintainer|owner|programmer|engineer)\b",
     r"\b(?:security audit|authori[sz]ed (?:personnel|user|request)|override code)\b",
+    r"\b(?:developer|admin|administrator|system|root|sudo|training data) override\b",
 )
 _PERSONA = _rx(
     r"\bdo anything now\b",
@@ -119,6 +130,8 @@ _PERSONA = _rx(
     r"not) (?:apply|matter|exist|bound)",
     r"\b(?:broken free|break free|been freed|freed from)\b",
     r"\b(?:stay|remain|keep) in character\b",
+    r"\b(?:can't|cannot|can not|never|don't|do not|must not|mustn't|won't|will not) break character\b",
+    r"\b(?:respond|answer|reply) as both (?:chat ?gpt|gpt|ais|the ai|yourself|\w+ and (?:chat ?gpt|gpt))\b",
     r"\btwo (?:different )?(?:responses|answers|paragraphs)\b[^.]{0,120}\b(?:normal|classic|standard|jailbr|unfiltered|dan)",
     r"\[(?:🔓|🔒)?\s*(?:jailbreak|classic|dan|developer mode output)",
     r"\b(?:aim|stan|dude|mongo tom|kevin|betterdan|antigpt|evil ?bot|devmode|ucar|nsfw ?gpt)\b.{0,80}\b(?:stands for|"
@@ -277,6 +290,11 @@ def _text_model() -> _linear.LinearModel | None:
     return _linear.load("attack_words")
 
 
+def _text_model_cut(model: _linear.LinearModel) -> float:
+    """The probability at which the text model fires: ``TEXT_MODEL_CUT``, or the model's own if that is lower."""
+    return min(model.threshold, TEXT_MODEL_CUT)
+
+
 @lru_cache(maxsize=64)  # the jailbreak and prompt_injection signals read the same input of a span
 def _families(text: str, system: str | None, model: bool = True) -> frozenset[str]:
     t = normalise(clip(text))
@@ -310,7 +328,7 @@ def _families(text: str, system: str | None, model: bool = True) -> frozenset[st
     if system and _asks_forbidden_topic(t, system):
         found.add("forbidden_topic")
     lm = _text_model() if model else None
-    if lm is not None and lm.probability(_linear.features(t)) >= lm.threshold:
+    if lm is not None and lm.probability(_linear.features(t)) >= _text_model_cut(lm):
         found.add("text_model")
     return frozenset(found)
 
