@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +16,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from tests.alerting.test_live_end_to_end import HISTORY_H, _rules, _spans
+from tests._rollup_rows import write_slots
+from tests.alerting.test_live_end_to_end import BASE_REFUSALS, HISTORY_H, PER_HOUR, _rules
+from watchkeeper._rollup import Facts
 from watchkeeper.alerting import (
     AlertEngine,
     RollupSource,
@@ -32,8 +34,7 @@ from watchkeeper.config import Settings
 from watchkeeper.errors import InputError
 from watchkeeper.server import create_app
 from watchkeeper.server._rules_pages import MAX_TICKS, backtest_window
-from watchkeeper.server._runtime import Runtime
-from watchkeeper.store import make_engine
+from watchkeeper.store import make_engine, migrate
 from watchkeeper.trust.roles import Permission
 
 NS = 1_000_000_000
@@ -278,19 +279,28 @@ class Incident:
 
 @pytest.fixture(scope="module")
 def incident(tmp_path_factory: pytest.TempPathFactory) -> Incident:
-    """A SQLite store with 3¼ days of chat traffic through the real pipeline, ending in a German refusal spike
-    (as in test_live_end_to_end.py)."""
+    """A SQLite store whose rollups hold 3¼ days of chat turns in three languages (the volumes and refusal rates of
+    test_live_end_to_end.py), ending in a German refusal spike; written straight into the rollups, which is all
+    these pages and the alert engine read (test_live_end_to_end.py sends the same story through the pipeline)."""
     tmp = tmp_path_factory.mktemp("pages")
     url = f"sqlite:///{tmp / 'watchkeeper.db'}"
     end = (time.time_ns() // H - 2) * H  # recent: 1-minute rollups are kept for a week
     start = end - 2 * H - 40 * MIN
-    rt = Runtime(Settings(database_url=url, data_dir=str(tmp), auth=False))
-    rt.start()
-    try:
-        for batch in _spans(end - HISTORY_H * H, end, start, random.Random(7)):
-            rt.ingest_sync(batch, [], "api")
-    finally:
-        rt.stop()
+    rng = random.Random(7)
+
+    def slot(t: int, fact: Callable[..., Facts]) -> list[Facts]:
+        out = []
+        for lang, per_hour in PER_HOUR.items():
+            n = per_hour // 12
+            rate = BASE_REFUSALS * (3 if lang == "de" and t >= start else 1)
+            refused = sum(rng.random() < rate for _ in range(n))
+            out += [fact(language=lang, refused=True)] * refused + [fact(language=lang)] * (n - refused)
+        return out
+
+    engine = make_engine(url)
+    migrate(engine)
+    write_slots(engine, end - HISTORY_H * H, end, slot)
+    engine.dispose()
     return Incident(url, end, start)
 
 
