@@ -60,7 +60,8 @@ SERVE_CORE_CHAIN = [sys.executable, str(Path(__file__).parent / "_serve_core_cha
 
 def start_server(args: list[str], env_extra: dict[str, str] | None = None, *, serve: list[str] = SERVE) -> Server:
     port = free_port()
-    env = dict(os.environ, WATCHKEEPER_LOG_LEVEL="warning", **(env_extra or {}))
+    # auth off: the clients send no API key (loopback only; ingest is measured, not the key check)
+    env = dict(os.environ, WATCHKEEPER_LOG_LEVEL="warning", WATCHKEEPER_AUTH="false", **(env_extra or {}))
     t0 = time.perf_counter()
     log = tempfile.TemporaryFile()  # noqa: SIM115 - the server writes to it for its whole life; shown if it fails to start
     proc = subprocess.Popen(
@@ -165,9 +166,17 @@ def send_all(ports: list[int], bodies: list[tuple[bytes, int]], clients: int) ->
         work.put(b)
     acked = 0
     throttled = 0
+    failures: list[str] = []
     lock = threading.Lock()
 
     def client(k: int) -> None:
+        try:
+            send(k)
+        except BaseException as e:  # a client thread's failure must end the run, not vanish with the thread
+            with lock:
+                failures.append(str(e) or type(e).__name__)
+
+    def send(k: int) -> None:
         nonlocal acked, throttled
         conn = connect(ports[k % len(ports)])
         while True:
@@ -197,6 +206,8 @@ def send_all(ports: list[int], bodies: list[tuple[bytes, int]], clients: int) ->
         t.start()
     for t in threads:
         t.join()
+    if failures:
+        raise SystemExit(f"{len(failures)} client(s) failed: {failures[0]}")
     return time.perf_counter() - t0, acked, throttled
 
 
