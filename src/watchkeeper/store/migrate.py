@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
@@ -9,6 +10,9 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
+
+log = logging.getLogger("watchkeeper.store")
 
 _HERE = Path(__file__).parent / "migrations"
 
@@ -32,13 +36,19 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def optimize(engine: Engine) -> None:
-    """Refresh the query planner's statistics where they are stale (bounded work; SQLite only)."""
+    """Refresh the query planner's statistics where they are stale (bounded work; SQLite only). Skipped when another
+    connection holds the write lock past the busy timeout (another worker writing): the next start refreshes them."""
     if engine.dialect.name != "sqlite":
         return  # PostgreSQL's autovacuum keeps its own statistics
-    with engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA analysis_limit=1000")
-        conn.exec_driver_sql("PRAGMA optimize=0x10002")
-        conn.commit()
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+            conn.exec_driver_sql("PRAGMA optimize=0x10002")
+            conn.commit()
+    except OperationalError as e:
+        if "locked" not in str(e.orig):
+            raise
+        log.info("planner statistics not refreshed: the store is busy", extra={"event": "optimize_skipped"})
 
 
 def migrate(engine: Engine, revision: str = "head") -> str | None:
