@@ -119,7 +119,7 @@ class RollupSource:
         fine = rule.bucket_ns < HOUR_NS and kept and rule.detector != CANARY
         if rule.metric in MEASURE_BINS:
             hourly = self._cached(project_id, rule.metric, slice, hourly_start, hour_end)
-            recent = self._buckets(project_id, rule.metric, slice, recent_start, at_ns, rule.bucket_ns) if fine else []
+            recent = self.buckets(project_id, rule.metric, slice, recent_start, at_ns, rule.bucket_ns) if fine else []
             return HistogramStream(
                 key,
                 hourly=hourly,
@@ -130,7 +130,7 @@ class RollupSource:
                 unit="ms",
             )
         hourly = self._cached(project_id, rule.metric, slice, hourly_start, hour_end)
-        recent = self._buckets(project_id, rule.metric, slice, recent_start, at_ns, rule.bucket_ns) if fine else []
+        recent = self.buckets(project_id, rule.metric, slice, recent_start, at_ns, rule.bucket_ns) if fine else []
         reference: list[Count] = []
         if rule.detector == CANARY and len(slice.dims) == 1:
             incumbent = self._incumbent(project_id, rule, slice.dims[0], at_ns)
@@ -166,7 +166,7 @@ class RollupSource:
             self._families.popitem(last=False)
         return got
 
-    def _buckets(self, project_id: int, metric: str, slice: Slice, start: int, end: int, width: int) -> list[Any]:
+    def buckets(self, project_id: int, metric: str, slice: Slice, start: int, end: int, width: int) -> list[Any]:
         """The slice's buckets of ``width`` (1 hour, or whole minutes summed) starting in [start, end), in time
         order, empty ones included: rate counts, or histograms for a measure (``latency``, ...)."""
         first, last = start // width, (_ceil(end, MINUTE_NS) - MINUTE_NS) // width + 1
@@ -197,7 +197,7 @@ class RollupSource:
         k = (project_id, metric, slice.dims, slice.values, start, end)
         got = self._hourly.get(k)
         if got is None:
-            got = self._buckets(project_id, metric, slice, start, end, HOUR_NS)
+            got = self.buckets(project_id, metric, slice, start, end, HOUR_NS)
             self._hourly[k] = got
             while len(self._hourly) > _CACHE_MAX:
                 self._hourly.popitem(last=False)

@@ -18,7 +18,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from ..analytics import METRICS, Count, rate_series
+from ..alerting.rollup_source import RollupSource
+from ..analytics import METRICS, Slice
 from ..analytics.detectors import RateStream, Spike
 from ..errors import InputError
 from ._slices_view import Frame, Tick, _nice_ceiling, _time, pct
@@ -62,15 +63,6 @@ def _width(span_ns: int, old: bool) -> int:
     return 5 * MINUTE_NS if span_ns <= 12 * HOUR_NS else 15 * MINUTE_NS
 
 
-def _merge(counts: list[Count], width: int) -> dict[int, tuple[int, int]]:
-    out: dict[int, tuple[int, int]] = {}
-    for c in counts:
-        b = int(c.start.timestamp()) * NS // width * width
-        k, n = out.get(b, (0, 0))
-        out[b] = (k + c.numerator, n + c.denominator)
-    return out
-
-
 def alert_chart(
     engine: Engine,
     *,
@@ -87,29 +79,27 @@ def alert_chart(
     dims = [d for d in labels.get("slice", "").split(",") if d in labels]
     if metric not in METRICS:
         return None
-    slice = {d: labels[d] for d in dims}
+    slice = Slice(tuple(dims), tuple(labels[d] for d in dims))
     last = end_ns if end_ns is not None else now_ns
     t1 = min(now_ns, last + HOUR_NS)
     first = min(start_ns, fired_ns or start_ns)
     t0 = first - max(6 * HOUR_NS, (t1 - first) // 2)
     width = _width(t1 - t0, t0 < now_ns - MINUTES_KEPT_NS + HOUR_NS)
     t0, t1 = t0 // width * width, -(-t1 // width) * width
+    hist_end = t1 // HOUR_NS * HOUR_NS
+    source = RollupSource(engine)  # the engine's own reads: what the detector saw, in the chart's bucket width
     try:
-        fine = rate_series(engine, project_id=project_id, metric=metric, slice=slice, start=t0, end=t1,
-                           bucket="1h" if width == HOUR_NS else "1m")  # fmt: skip
-        hist_end = t1 // HOUR_NS * HOUR_NS
-        hourly = rate_series(engine, project_id=project_id, metric=metric, slice=slice,
-                             start=hist_end - HISTORY_NS, end=hist_end, bucket="1h")  # fmt: skip
+        counts = source.buckets(project_id, metric, slice, t0, t1, width)
+        hourly = source.buckets(project_id, metric, slice, hist_end - HISTORY_NS, hist_end, HOUR_NS)
     except InputError:
         return None
-    counts = _merge(fine, width)
     span_h = (t1 - t0) // HOUR_NS + 2
     at = datetime.fromtimestamp(hist_end / NS, UTC)
-    base = Spike(max_minutes=int(span_h * 60)).fit(RateStream("chart", hourly=[c for c in hourly if c.denominator]), at)
+    base = Spike(max_minutes=int(span_h * 60)).fit(RateStream("chart", hourly=hourly), at)
     minutes = width / MINUTE_NS
     points = []
-    for b in range(t0, t1, width):
-        k, n = counts.get(b, (0, 0))
+    for b, count in zip(range(t0, t1, width), counts, strict=True):
+        k, n = count.numerator, count.denominator
         expected = band = None
         if base is not None and n:
             r = base.rate_at(b // HOUR_NS)
