@@ -212,6 +212,18 @@ def test_the_rules_page_lists_every_rule_the_server_runs_with_its_settings(clien
     assert 'href="/rules"' in page.text and 'href="/silences"' in page.text  # the nav links
 
 
+def test_where_the_engine_runs_the_rules_page_shows_its_rule_set(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(_rules("http://127.0.0.1:9/never"))
+    settings = Settings(data_dir=str(tmp_path), auth=False, alert_interval_s=3600, alert_rules_file=str(rules))
+    with TestClient(create_app(settings)) as c:
+        running = c.app.state.alerts.engine.rules  # type: ignore[attr-defined]
+        rules.write_text("version: 1\nrules: []\n")  # a later edit of the file is not what runs
+        page = c.get("/rules")
+        assert page.status_code == 200
+        assert [r.name for r in running.rules] and all(f'id="rule-{r.name}"' in page.text for r in running.rules)
+
+
 def test_a_rules_file_shows_its_disabled_rule_which_still_back_tests(tmp_path: Path) -> None:
     f = tmp_path / "rules.yaml"
     f.write_text(

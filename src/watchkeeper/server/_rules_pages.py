@@ -56,7 +56,12 @@ def _busy(request: Request) -> threading.BoundedSemaphore:
 
 
 def _rule_set(request: Request) -> RuleSet:
-    """The rule set the server runs (``alert_rules_file``, else the built-in rules), read once per app."""
+    """The rule set the server runs (``alert_rules_file``, else the built-in rules): the live engine's, or read once
+    per app where this process runs no engine (the other workers of ``serve --workers N``, alerting off)."""
+    service = getattr(request.app.state, "alerts", None)
+    if service is not None:
+        running: RuleSet = service.engine.rules
+        return running
     rs: RuleSet | None = getattr(request.app.state, "alert_rule_set", None)
     if rs is None:
         rs = rules_from_settings(_rt(request).settings)
