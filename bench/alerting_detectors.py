@@ -886,7 +886,13 @@ def main() -> int:
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     t0 = time.time()
     summaries, tick, runs = measure(
-        seeds, sims, warm_days=warm, test_days=test, incidents=incidents, with_tick=not a.no_tick, log=sys.stderr,
+        seeds,
+        sims,
+        warm_days=warm,
+        test_days=test,
+        incidents=incidents,
+        with_tick=not a.no_tick,
+        log=sys.stderr,
         jobs=a.jobs,
     )
     print(

@@ -426,5 +426,11 @@ def test_bad_settings_are_refused_with_the_setting_named() -> None:
 
 def test_the_public_api_is_pinned() -> None:
     assert sorted(demo.__all__) == [
-        "DegradedWindow", "Incident", "LiveStats", "Simulator", "TrafficMix", "backfill", "run_live"
+        "DegradedWindow",
+        "Incident",
+        "LiveStats",
+        "Simulator",
+        "TrafficMix",
+        "backfill",
+        "run_live",
     ]

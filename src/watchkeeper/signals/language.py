@@ -22,7 +22,7 @@ from typing import Any
 from ._model import Label, unknown
 from ._text import check_text
 
-VERSION = "language-3"
+VERSION = "language-4"
 MIN_CHARS = 3
 
 # ISO 639-1 codes of the 50 most used languages (by total speakers) that the model knows.
@@ -220,6 +220,8 @@ _NOT: tuple[tuple[str, frozenset[str]], ...] = (
     ("ćđ", frozenset({"sl", "cs", "sk"})),
     ("äö", frozenset({"da", "no"})),
     ("äô", frozenset({"cs"})),  # Slovak, not Czech
+    ("àâêô", frozenset({"es"})),  # Spanish writes only the acute accent (and ñ, ü)
+    ("èìòù", frozenset({"es", "pt"})),  # grave accents: Italian, French, Catalan
 )
 # Per settling letter: the languages it allows (None: any) and those it bars, found with one pass over the text.
 _LETTER_RULES: dict[str, tuple[frozenset[str] | None, frozenset[str]]] = {
@@ -235,88 +237,105 @@ _SETTLING = re.compile("[" + "".join(_LETTER_RULES) + "]")
 # Words one of two close languages writes and the other does not (spelling, vocabulary, ekavian / ijekavian).
 _PAIR_WORDS = {
     "da": "af hvad efter nu blev mig dig sig ud op sprog fejl gemme vælg indstillinger tilføj slet søg bruger brugere "
-    "oprette hjælp ændre ændringer kunne også sådan nogle tal uden mellem ydre nogen nøgler",
+    "oprette hjælp ændre ændringer kunne også sådan nogle tal uden mellem ydre nogen nøgle nøgler antal ind end "
+    "gør gøre åbn åbne åbner åbnet vindue søge søger kør køre kører tilladelse tilladelser",
     "no": "av hva etter nå ble meg deg seg ut opp språk feil lagre velg velge innstillinger slett søk bruker brukere "
-    "opprette hjelp endre endringer ikkje ein eit noen slik tall uten mellom ytre å nøkler",
+    "opprette hjelp endre endringer ikkje ein eit noen slik tall uten mellom ytre å nøkler antall inn enn mye gjør "
+    "gjøre åpn åpne åpner åpnet vindu søke søker kjør kjøre kjører tillatelse tillatelser",
     "id": "bisa silakan berkas galat sandi unduh mengunduh unggah pengaturan kesalahan tautan surel perangkat ponsel "
     "saat sedang membuka menghapus lokasi karena uang mau jendela tampilkan daftar jaringan koneksi pesan kode mode "
     "nomor bawaan dukungan didukung kedaluwarsa bagian daerah seharusnya tabrakan fitur prioritas konten valid "
     "dikenal otomatis kompresi terkompresi berhasil tanggal ukuran karakter opsi tampilan server citra mohon coba "
     "mencoba percobaan arsip sukses dihapus hapus aturan mulai pribadi khusus tabel jadwal standar ekspor mengekspor "
-    "impor mengimpor posisi konversi mengurai",
+    "impor mengimpor posisi konversi mengurai layar otentikasi autentikasi lunak pencarian pembaruan "
+    "diperbarui memperbarui rusak akun tombol informasi antarmuka efek cakram "
+    "nonaktif dinonaktifkan menonaktifkan",
     "ms": "boleh sila fail ralat laluan muat turun tetapan pautan e-mel peranti semasa tatasusunan padam kerana wang "
     "hendak tetingkap papar paparkan senarai rangkaian sambungan mesej kod mod nombor lalai sokongan disokong tiada "
     "pelayan hos imej aksara gelintar kemaskini tamat tempoh bahagian kawasan sepatutnya perlanggaran ciri "
     "keutamaan kandungan hujah sah berjaya tarikh saiz cuba mencuba percubaan arkib dipadam gelung gelungan kekunci "
     "betul semula mula mulakan sekiranya cipta dicipta mencipta wujud baharu peribadi suai amaun jadual piawai "
-    "arahan gantian mengufuk tukar ditukar ditukarkan kedudukan patut menghurai eksport mengeksport mengimport",
+    "arahan gantian mengufuk tukar ditukar ditukarkan kedudukan patut menghurai eksport mengeksport mengimport "
+    "skrin sahaja perisian carian rosak akaun butang benarkan dibenarkan membenarkan maklumat pakej sebarang "
+    "semak menyemak cakera tatarajah pemacu perkakasan tersuai lumpuhkan dilumpuhkan",
     "hr": "tko što tisuću vrijeme mjesto primjer pogreška pogreške sučelje zaporka izbornik tipkovnica stvoriti "
     "datoteka datoteke datoteku vidjeti uspjeh tijekom sljedeći lijevo bijelo prije gdje točno siječanj veljača "
     "ožujak travanj svibanj lipanj srpanj kolovoz rujan listopad studeni prosinac sustav sustava sustavu "
     "postavke spremi ispis pisač upravitelj udruga povijest znanost postotak uvjet uvjeti računalo otok otoci "
-    "teritorij potrebno odaberite odabrani odabrana odabrano dodan dodana dodano kartica ladica tinta tinte",
+    "teritorij potrebno odaberite odabrani odabrana odabrano dodan dodana dodano kartica ladica tinta tinte ovdje "
+    "uvijek također ponovno odaberi točka točke obitelj tjedan tjedna glasnoća glasnoću rub ruba rubove rubovi",
     "sr": "ko šta hiljada vreme mesto primer fajl fajla interfejs meni tastatura kreirati videti uspeh tokom sledeći "
     "levo belo pre gde tačno januar februar mart avgust septembar oktobar novembar decembar sistem sistema sistemu "
     "sistemska sistemski podešavanja sačuvaj štampa štampač upravnik udruženje istorija nauka procenat uslov "
     "uslovi računar bezbednost ostrvo ostrva teritorija neophodno neophodna neophodan izaberite izabrani izabrana "
     "izabrano fascikla fascikle fasciklu fascikli alatka alatke dodat dodata dodato jezičak jezičku mastilo mastila "
-    "fioka",
+    "fioka ovde uvek takođe ponovo izaberi tačka tačke porodica nedelja nedelje veb jačina jačinu ivica ivice ivicu",
 }
 _WORDS = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)?")
 # Spellings and endings that split a pair the same way, each found once per occurrence:
 # - Danish "installeret, installerede, station, ukendt, sikkerhed, ugyldigt, efterfølgende, udvid, certifikat",
 #   Norwegian "installert, installerte, stasjon, ukjent, sikkerhet, ugyldig, etterfølgende, utvid, sertifikat"
-#   (Bokmål writes no -t after -ig);
+#   (Bokmål writes no -t after -ig); Danish af-, op- ("afbryd, opdater") against Norwegian av-, opp- ("avbryt,
+#   oppdater"), and Danish quotes »…« against Norwegian «…»;
 # - Malay "kualiti, automatik, nyahpasang, dimampatkan", Indonesian "kualitas, otomatis, copot pasang, dikompresi";
 # - Croatian ijekavian "mjesto, vjerojatno, pjesma, gdje, uspjela, promjena, vrijednost, vidjeti", Serbian ekavian
 #   "mesto, verovatno, uspela, promena, vrednost, videti";
 #   Serbian loan verbs in -isati/-isan ("definisan", Croatian "definiran") and "može da vidi" (Croatian "može
-#   vidjeti").
+#   vidjeti"); Serbian "korišćenje, izveštaj, opšti, hiljada, hemija, istorija, spoljni, izabrati, proveriti,
+#   podešavanje" against Croatian "korištenje, izvješće, opći, tisuća, kemija, povijest, vanjski, odabrati".
 _ENDINGS: dict[str, re.Pattern[str]] = {
     "da": re.compile(
         r"\w{3}eret\b|\w{3}(?<!all)erede\b|\w(?:tion|tioner|kendt|nøgle|hed|heden|heder|igt)\b|\bindtast|\befter|\bud\w{3}"
-        r"|\bcert"
+        r"|\bcert|\baf[^\W\d_]{3}|\bop(?![pet]|sj)[^\W\d_]{3}|»[^«»]*«"
     ),
     "no": re.compile(
         r"\w{3}ert\b|\w{3}erte\b|\w(?:sjon|sjoner|kjent|het|heten|heter)\b|nøkkel|\bskriv inn|\better|\but\w{3}"
-        r"|\bsert"
+        r"|\bsert|\bav(?!a)[^\W\d_]{3}|\bopp[^\W\d_]{3}|«[^«»]*»"
     ),
     "id": re.compile(r"\w(?:itas|atis)\b"),
     "ms": re.compile(r"\w(?:iti|atik)\b|\b(?:di|me|ter)?nyah\w|mampat"),
     "hr": re.compile(
         r"\w?(?:[mvp]|[^o]d)je[^\W\d_]|\wtje|\bsje|\wjeti\b|uspje|vrijedn|slijeđ|\bcijel|\bdio\b|posljedn|svjetl"
         r"|\bnaprijed|\bprijeno[sš]|podrazumijev|\waštenj?|dohvać"
+        r"|korišten|\bizvješ|\bopć|uopće|\btisuć|\bkemij|\bpovijes|\bvanjsk|\bodab"
     ),
     "sr": re.compile(
         r"\w{2}(?<!p)(?<!br)isa(?:ti|n|na|no|ni|ne|nih|nog)\b|\b(?:mogu|može|mora|morate|treba)\s+da\b"
         r"|uspe|\b(?:pro|pri)men|vredn|sleđ|povere|povera|\bposle\b|\bceo\b|\bdeo\b|posledn|svetl|\bnapred|\bpreno[sš]"
         r"|podrazumev|\bcel[aiou]\b|šćen|bezbedn|štamp|dobavlj"
+        r"|korišćen|\bizveštaj|\bopšt|uopšte|\bhiljad|\bhemij|\bistorij|\bspolj|\bizab|\bprover|\bpodeš"
     ),
 }
 
 
 # Three more pairs, each language's words and spellings against the other of its pair only:
 # - Croatian against Slovenian: "nije, nisu, ili, koji, greška, u, unos, uključi, sve, novog, mjesto, sjever" against
-#   "ni, niso, in, ki, napaka, v, vnos, vključi, vse, novega, mesto, sever";
-# - Czech against Slovak: "není, jsou, soubor, pro, konfigurace" against "nie, sú, súbor, pre, nastavenie,
-#   konfigurácia";
+#   "ni, niso, in, ki, napaka, v, vnos, vključi, vse, novega, mesto, sever" (and "vrlo, poruka, korisnik, pomoć, još,
+#   već, bio, možda" against "zelo, sporočilo, uporabnik, pomoč, še, že, bil, morda");
+# - Czech against Slovak: "není, jsou, soubor, pro, se, selhal, mezi, jen, konfigurace" against "nie, sú, súbor, pre,
+#   sa, zlyhal, medzi, len, nastavenie, konfigurácia";
 # - Bulgarian against Russian: "е, са, във, този, няма, грешка, файлът, ъ as a vowel" against "это, нет, ошибка,
-#   удалось, -ого/-его" (Bulgarian adjectives have no cases).
+#   удалось, для, -ого/-его, reflexive -ся" (Bulgarian adjectives have no cases, its reflexive is a separate "се");
+# - Spanish against Portuguese: "el, los, del, y, una, con, pero, muy", -ble, -dad, -encia, -ión, ll against "os,
+#   do, e, em, um, uma, ou, com, mas, muito", -vel, -dade, nh, lh.
 _MORE_PAIRS: dict[str, tuple[str, re.Pattern[str] | None]] = {
     "hr": (
         "nije nisu su ili koji koja koje kojeg greška greške pogreška pogreške petlja unos unesite uključi uključeno "
-        "isključeno mogu tko što gdje u sa kao kôd pismo predložak postavke inačica slobodna savez sadržaj svi sve",
+        "isključeno mogu tko što gdje u sa kao kôd pismo predložak postavke inačica slobodna savez sadržaj svi sve "
+        "vrlo poruka korisnik prozor otvori zatvori odaberi zadano tekst alati pomoć još već također bio sada možda",
         re.compile(r"\w{2}(?<!l)oga?\b|\w?(?:[mvp]|[^o]d)je[^\W\d_]|\wtje|\bsje"),
     ),
     "sl": (
         "ni niso so in ki kot lahko bo napaka napake zanka vnos vnesite vključi vključeno izključeno ter če kdo kaj "
         "kje neveljaven neveljavna neveljavno v z kode kodo pisava pisave pisavo predloga predloge nastavitve "
-        "različica različice svobodna zveza",
+        "različica različice svobodna zveza zelo mogoče več iskanje poskusite sporočilo geslo uporabnik okno shrani "
+        "odpri zapri izberi privzeto besedilo orodja pomoč še že tudi bil zdaj morda okolje",
         re.compile(r"\w{3}(?:ega|emu)\b|\bv[sznkpč]\w"),
     ),
     "cs": (
         "pro není jsou soubor soubory souboru souborů nelze jako nebo také ještě být byl byla bylo pomocí který "
-        "která které",
+        "která které selhal selhala selhalo selhání sešit tiskárna mezi zpráva zprávy uživatel uživatele složka jen "
+        "když proto se",
         re.compile(r"\w{2}ace\b"),
     ),
     "bg": (
@@ -326,15 +345,50 @@ _MORE_PAIRS: dict[str, tuple[str, re.Pattern[str] | None]] = {
     ),
     "ru": (
         "это этот эта эти нет ошибка ошибки если только должен должно когда имя удалось невозможно который которая "
-        "которое которые ещё",
-        re.compile(r"\w{2}(?<!мн)(?:ого|его|ому|ему)\b"),
+        "которое которые ещё для найден найдена найдено",
+        re.compile(r"\w{2}(?<!мн)(?:ого|его|ому|ему)\b|\w{2}(?:тся|ться|лся|лась|лось|лись)\b"),
+    ),
+    "es": (
+        "el los las del y un una unos unas con pero muy cuando donde también hasta",
+        re.compile(r"\w{2}(?:ble|bles|dad|encia|ancia|ión)\b|[^\W\d_]ll[aeiouáéíóú]"),
+    ),
+    "pt": (
+        "os do das e em um uma ou com mas muito quando onde também até é você",
+        re.compile(r"\w{2}(?:vel|veis|dade)\b|[^\W\d_]{2}(?:nh|lh)[aeiouáéíóúâêô]"),
     ),
     "sk": (
         "pre nie sú súbor súbory súboru súborov nemožno ako alebo tiež ešte byť bol bola bolo pomocou ktorý ktorá "
-        "ktoré",
+        "ktoré zlyhal zlyhala zlyhalo zlyhanie zošit tlačiareň medzi správa správy softvér priečinok len keď preto "
+        "sa so pri",
         re.compile(r"\w(?:nie|nia|tie|tia|ácia|ácie|áciu)\b"),
     ),
 }
+# Swedish against Danish and Norwegian, in the words without ä or ö (those letters already rule both out): "och,
+# inte, ej, att, till, vid, finns, inga, fel, varning, kolumn" against "og, ikke, til, ved, findes / finnes, fejl /
+# feil, advarsel, kolonne".
+_SWEDISH = "och inte ej att till vid finns inga fel varning kolumn kolumnen"
+_NOT_SWEDISH = {
+    "da": "og ikke til ved findes fejl advarsel kolonne kolonnen",
+    "no": "og ikke til ved finnes feil advarsel kolonne kolonnen",
+}
+# Ukrainian against Russian and Bulgarian, for texts without і ї є ґ: "цей, це, або, чи, що, який, вдалося, помилка,
+# немає" and verbal nouns in -ння, against Russian "это, или, нет, если, только, когда, удалось, ошибка, который"
+# (Bulgarian: its words above).
+_UKRAINIAN = ("цей ця це ці цього цієї або чи що як який яка яке які вдалося неможливо помилка немає", r"\w{2}ння\b")
+_RUSSIAN_NOT_UKRAINIAN = (
+    "это этот эта эти или нет ошибка ошибки если только должен должно когда удалось невозможно который которая "
+    "которое которые ещё найден найдена найдено"
+)
+# Serbian against Russian, Ukrainian and Bulgarian in Cyrillic letters, for texts without the letters that settle it
+# (ђ ћ џ љ њ ј against й щ ъ ь ы э ё ю я): Serbian "од, шта, када, ово, ова, ови, вредност, изабрати" against
+# their words above; against Bulgarian, which has no cases and writes "в, кой, къде", also "у, ко, где" and the
+# instrumental in -ом.
+_SERBIAN_CYRILLIC = "од шта када ово ова ови вредност датотека датотеке изабери изаберите изабрани изабрана изабрано"
+_SERBIAN_NOT_BULGARIAN = ("у ко где нема", r"\bизабр|\w{2}ом\b|\bуслуг[еу]\b")
+_BULGARIAN_NOT_SERBIAN = (
+    "в от кой какво къде кога това тази тези няма стойност файл файла файлът избери изберете избран избрана избрано",
+    r"\bизбра",
+)
 # A pair's markers: each of its two languages' words and spellings.
 Markers = dict[str, tuple[frozenset[str], re.Pattern[str] | None]]
 
@@ -347,7 +401,25 @@ def _rivals() -> dict[str, list[tuple[str, Markers]]]:
     ]
     pairs += [
         {lang: (frozenset(_MORE_PAIRS[lang][0].split()), _MORE_PAIRS[lang][1]) for lang in pair}
-        for pair in (("hr", "sl"), ("cs", "sk"), ("bg", "ru"))
+        for pair in (("hr", "sl"), ("cs", "sk"), ("bg", "ru"), ("es", "pt"))
+    ]
+    pairs += [
+        {"sv": (frozenset(_SWEDISH.split()), None), lang: (frozenset(_NOT_SWEDISH[lang].split()), None)}
+        for lang in ("da", "no")
+    ]
+    ukrainian = (frozenset(_UKRAINIAN[0].split()), re.compile(_UKRAINIAN[1]))
+    russian, bulgarian = ((frozenset(_MORE_PAIRS[lang][0].split()), _MORE_PAIRS[lang][1]) for lang in ("ru", "bg"))
+    serbian = frozenset(_SERBIAN_CYRILLIC.split())
+    chosen = re.compile(r"\bизабр")  # Serbian "изабрати", Bulgarian "избрати", Russian "избрать", Ukrainian "обрати"
+    pairs += [
+        {"uk": ukrainian, "ru": (frozenset(_RUSSIAN_NOT_UKRAINIAN.split()), None)},
+        {"uk": ukrainian, "bg": bulgarian},
+        {"sr": (serbian, chosen), "ru": russian},
+        {"sr": (serbian, chosen), "uk": ukrainian},
+        {
+            "sr": (serbian | set(_SERBIAN_NOT_BULGARIAN[0].split()), re.compile(_SERBIAN_NOT_BULGARIAN[1])),
+            "bg": (frozenset(_BULGARIAN_NOT_SERBIAN[0].split()), re.compile(_BULGARIAN_NOT_SERBIAN[1])),
+        },
     ]
     out: dict[str, list[tuple[str, Markers]]] = {}
     for markers in pairs:
@@ -424,7 +496,7 @@ def _settle(ident: Any, sample: str) -> tuple[str, float]:
             scores = dict(ranked)
             odds = n * _SERBIAN_LETTER_ODDS / math.sqrt(len(sample.encode()))  # tempered as the model's scores are
             if scores.get("sr", 0.0) * math.exp(odds) > scores[lang]:
-                return "sr", scores["sr"]
+                lang, prob = "sr", scores["sr"]  # still weighed against its neighbours' words below
     favoured = _FAVOUR.get(lang)
     if favoured is not None:
         other, factor = favoured
@@ -446,6 +518,21 @@ def _settle(ident: Any, sample: str) -> tuple[str, float]:
             ranked = ranked or rank()
             return best, next((p for c, p in ranked if c == best), 0.0)
     return lang, float(prob)
+
+
+# Identifiers in camelCase ("getUserName", "PowerPoint", "WebKitGTK") are code and product names: they say nothing
+# of the language of the text around them and their n-grams mislead the model. Dropped when enough letters remain.
+_CAMEL = re.compile(r"[a-z][A-Z]")  # where one word of a name or identifier ends and the next begins
+_CAMEL_WORD = re.compile(r" ?\w*[a-z][A-Z]\w*")  # with the space before it
+_KEEP_LETTERS = 10
+
+
+def _without_identifiers(sample: str) -> str:
+    """``sample`` without its camelCase identifiers, or ``sample`` itself when fewer than 10 letters would remain."""
+    if _CAMEL.search(sample) is None:
+        return sample
+    kept = _CAMEL_WORD.sub("", sample)
+    return kept if sum(c.isalpha() for c in kept) >= _KEEP_LETTERS else sample
 
 
 def model_available() -> bool:
@@ -472,5 +559,5 @@ def classify_language(text: str | None) -> Label:
     ident = _identifier()
     if ident is None:
         return unknown(VERSION, "language model not installed (pip install 'watchkeeper[language]')")
-    lang, prob = _settle(ident, sample)
+    lang, prob = _settle(ident, _without_identifiers(sample))
     return Label(lang, prob, VERSION)
