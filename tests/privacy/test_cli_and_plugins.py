@@ -72,6 +72,17 @@ def test_pattern_recognisers_with_triggers_go_through_the_prefilter() -> None:
     assert [(f.type, f.start) for f in Engine(reg).scan("id EMP12345 ok")] == [("EMPLOYEE_ID", 3)]
 
 
+def test_a_trigger_hyperscan_cannot_compile_makes_only_its_recogniser_run_on_every_text() -> None:
+    pytest.importorskip("hyperscan")
+    # Hyperscan has no backreferences: that trigger fails, the other recogniser keeps its prefilter.
+    doubled = PatternRecogniser("dbl", ("DOUBLED",), re.compile(r"\b(\w{3})-\1\b"), (r"(\w{3})-\1",))
+    emp = PatternRecogniser("emp", ("EMPLOYEE_ID",), re.compile(r"EMP\d{5}"), (r"EMP\d{5}",))
+    eng = Engine(Registry([doubled, emp]))
+    assert eng._always == [0] and eng._db is not None
+    assert [(f.type, f.start) for f in eng.scan("abc-abc and EMP12345")] == [("DOUBLED", 0), ("EMPLOYEE_ID", 12)]
+    assert eng._candidates("nothing here") == [0]
+
+
 def test_recognisers_load_from_the_entry_point_group(monkeypatch: pytest.MonkeyPatch) -> None:
     class EP:
         name = "tickets"

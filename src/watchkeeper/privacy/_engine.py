@@ -121,19 +121,32 @@ class Engine:
         except ImportError:
             self._always = list(range(len(self._recognisers)))
             return
-        usable: list[tuple[int, str]] = []
-        for i, t in triggers:
+        self._hyperscan = hyperscan
+        usable = [(i, t) for i, t in triggers if i not in self._always]
+        try:  # every trigger in one go: one compile per database instead of a trial compile per trigger
+            self._build(usable)
+            return
+        except hyperscan.error:
+            pass
+        kept: list[tuple[int, str]] = []
+        for i, t in usable:
             try:  # a trigger Hyperscan cannot compile makes its recogniser run unconditionally
                 hyperscan.Database().compile(expressions=[t.encode("utf-8")], ids=[0], elements=1)
-                usable.append((i, t))
+                kept.append((i, t))
             except hyperscan.error:
                 if i not in self._always:
                     self._always.append(i)
-        usable = [(i, t) for i, t in usable if i not in self._always]
+        self._build([(i, t) for i, t in kept if i not in self._always])
+
+    def _build(self, usable: list[tuple[int, str]]) -> None:
+        """Compile the trigger databases (raises ``hyperscan.error`` when a trigger does not compile)."""
+        hyperscan = self._hyperscan
         if not usable:
+            self._db = self._set_db = None
+            self._located = set()
             return
         recs = self._recognisers
-        self._located = {
+        located = {
             i
             for i, _ in usable
             if getattr(recs[i], "window", None) is not None and callable(getattr(recs[i], "find_near", None))
@@ -143,18 +156,17 @@ class Engine:
         db = hyperscan.Database()
         db.compile(
             expressions=exprs,
-            ids=[i + _LOCATED if i in self._located else i for i, _ in usable],
+            ids=[i + _LOCATED if i in located else i for i, _ in usable],
             elements=len(usable),
-            flags=[hyperscan.HS_FLAG_DOTALL if i in self._located else single for i, _ in usable],
+            flags=[hyperscan.HS_FLAG_DOTALL if i in located else single for i, _ in usable],
         )
-        self._db = db
-        if self._located:
+        set_db = None
+        if located:
             set_db = hyperscan.Database()
             set_db.compile(
                 expressions=exprs, ids=[i for i, _ in usable], elements=len(usable), flags=[single] * len(usable)
             )
-            self._set_db = set_db
-        self._hyperscan = hyperscan
+        self._db, self._set_db, self._located = db, set_db, located
 
     def warm_up(self) -> None:
         """Load now what recognisers would load on first use (number metadata, pattern variants), so the first

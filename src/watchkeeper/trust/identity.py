@@ -18,6 +18,7 @@ import time
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -36,7 +37,13 @@ MAX_FAILED_LOGINS = 10
 LOCKOUT_S = 15 * 60
 _NAME_CHARS = set(_B62 + "._@-+")
 _HASHER = PasswordHasher()
-_DUMMY_HASH = _HASHER.hash("watchkeeper-timing-equaliser")
+
+
+@cache
+def _dummy_hash() -> str:
+    """A hash to verify against when the user does not exist (same work either way); made on first use, not at
+    import: one Argon2id hash is ~0.3 s of a start-up."""
+    return _HASHER.hash("watchkeeper-timing-equaliser")
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,13 +281,14 @@ def check_login(engine: Engine, name: str, password: str, *, now_ns: int | None 
     """The principal id if ``password`` is right; Unauthenticated otherwise (one message for every failure)."""
     now = _now() if now_ns is None else now_ns
     fail = Unauthenticated("wrong user name or password, or the account is locked or disabled")
+    dummy = _dummy_hash()  # made before the branch, so even the first login takes the same time either way
     with engine.connect() as conn:
         r = conn.execute(select(principals).where(principals.c.name == name, principals.c.kind == "user")).first()
     if r is None or r.password_hash is None:
-        _verify(_DUMMY_HASH, password)  # same work whether or not the user exists
+        _verify(dummy, password)  # same work whether or not the user exists
         raise fail
     if r.disabled_ns is not None or (r.locked_until_ns is not None and r.locked_until_ns > now):
-        _verify(_DUMMY_HASH, password)
+        _verify(dummy, password)
         raise fail
     if not _verify(r.password_hash, password):
         failed = int(r.failed_logins) + 1
