@@ -163,6 +163,30 @@ def timed(conn: http.client.HTTPConnection, path: str) -> float:
     return dt * 1000
 
 
+def wait_for_log(conn: http.client.HTTPConnection, limit_s: float = 3600) -> float:
+    """Seconds until the server has appended every stored span to its verifiable log.
+
+    The spans are loaded straight into the store, so a server started on it first seals them all (a bulk import's
+    catch-up: a write transaction every few thousand leaves). Queries are timed after that, in the steady state a
+    server that ingests as it goes is in; an audited content read during the catch-up waits for the write lock.
+    """
+    t0 = time.perf_counter()
+    while True:
+        conn.request("GET", "/metrics")
+        body = conn.getresponse().read().decode()
+        delay = next(
+            (float(ln.split()[-1]) for ln in body.splitlines() if ln.startswith("watchkeeper_log_merge_delay_seconds")),
+            None,
+        )
+        if delay is None:
+            raise SystemExit("the server's /metrics has no watchkeeper_log_merge_delay_seconds")
+        if delay == 0:
+            return time.perf_counter() - t0
+        if time.perf_counter() - t0 > limit_s:
+            raise SystemExit(f"the log did not catch up in {limit_s:.0f} s")
+        time.sleep(0.5)  # polling a server's progress, not timing anything
+
+
 def measure(n_spans: int, repeat: int = 50, keep: str | None = None) -> dict[str, Any]:
     """Load ``n_spans`` (or reuse the store kept in ``keep``), start a server on it and time the queries."""
     tmp = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="wk-query-"))
@@ -179,6 +203,7 @@ def measure(n_spans: int, repeat: int = 50, keep: str | None = None) -> dict[str
                 marker.write_text(json.dumps({"spans": n_spans, "trace_ids": trace_ids, "sessions": sessions}))
         server = start_server(["--data-dir", str(tmp)])
         conn = connect(server.port)
+        catch_up_s = wait_for_log(conn)
         now = time.time_ns()
         rng = random.Random(1)
         day_ago = str(now - DAY)
@@ -215,7 +240,14 @@ def measure(n_spans: int, repeat: int = 50, keep: str | None = None) -> dict[str
         rss = peak_rss_mb(server.proc.pid)
         server.proc.terminate()
         server.proc.wait(60)
-        return {"spans": n_spans, "load_s": load_s, "queries": rows, "peak_rss_mb": rss, "ready_s": server.ready_s}
+        return {
+            "spans": n_spans,
+            "load_s": load_s,
+            "queries": rows,
+            "peak_rss_mb": rss,
+            "ready_s": server.ready_s,
+            "log_catch_up_s": catch_up_s,
+        }
     finally:
         if not keep:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -238,7 +270,8 @@ def main() -> None:
     for name, p50, p90, target in r["queries"]:
         mark = "" if p50 <= target else "  (over target)"
         print(f"{name:<42} {p50:>8.1f} {p90:>8.1f} {'≤' + str(target) + ' ms':>11}{mark}")
-    print(f"server peak RSS {r['peak_rss_mb']:,.0f} MB; start-up {r['ready_s']:.2f} s (target ≤2 s)")
+    print(f"server peak RSS {r['peak_rss_mb']:,.0f} MB; start-up {r['ready_s']:.2f} s (target ≤2 s); the log sealed "
+          f"the loaded spans in {r['log_catch_up_s']:.1f} s before the queries were timed")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -21,15 +21,13 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
-import orjson
-
+from ._attributes import SIGNALS_KEY, load_attributes
 from .records import Span
 
 NONE = "(none)"  # the value of a dimension the record does not carry
 OTHER = "(other)"  # every value past a dimension's cap, together
 SEP = "\x1f"  # joins the values of a pair in the ``vals`` column (removed from values themselves)
 MAX_VALUE_CHARS = 200  # longer values are cut: a slice value is a label, and it is part of the primary key
-SIGNALS_KEY = "watchkeeper.signals"
 NS = 1_000_000_000
 DAY_NS = 86_400 * NS
 MINUTE_NS = 60 * NS
@@ -444,11 +442,7 @@ FACT_COLUMNS: tuple[str, ...] = (
 
 def facts_of_row(m: Mapping[Any, Any]) -> Facts:
     """What a stored ``spans`` row adds (the columns of FACT_COLUMNS)."""
-    attrs = m["attributes"]
-    signals = None
-    if attrs:
-        doc = orjson.loads(attrs)
-        signals = doc.get(SIGNALS_KEY) if isinstance(doc, dict) else None
+    signals = load_attributes(m["attributes"]).get(SIGNALS_KEY) if m["attributes"] else None
     model = m["response_model"] if m["response_model"] is not None else m["request_model"]
     cols = (
         m["region"],

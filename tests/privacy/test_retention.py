@@ -289,9 +289,11 @@ def test_a_new_sqlite_store_gives_freed_pages_back(tmp_path: Path) -> None:
     migrate(db)
     with db.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA auto_vacuum").scalar() == 2  # incremental
+        page = int(conn.exec_driver_sql("PRAGMA page_size").scalar() or 0)
     _insert(db, [_span(i, 200, payload=b"x" * 4000) for i in range(500)])
     report = purge(db, DEFAULT, NOW)
-    assert report.count("metadata") == 500 and report.reclaimed_pages > 400
+    # the 2 MB of payloads come back to the file system, whatever the page size
+    assert report.count("metadata") == 500 and report.reclaimed_pages * page > 500 * 4000
     db.dispose()
 
 

@@ -14,7 +14,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, exists, func, literal_column, or_, select, true
 
-from .._rollup import COUNTERS, DEFAULT_PAIRS, NONE, OTHER, SIGNALS_KEY, TOOL_ERROR_CLASSES
+from .._attributes import SIGNALS_KEY, label_paths
+from .._rollup import COUNTERS, DEFAULT_PAIRS, NONE, OTHER, TOOL_ERROR_CLASSES
 from .._rollup import DIMENSIONS as DIMENSION_NAMES
 from ..errors import InputError
 from ..store.tables import feedback, spans
@@ -23,8 +24,10 @@ from ..store.tables import feedback, spans
 def signal_label(dialect: str, name: str) -> ColumnElement[Any]:
     """The stored label of one signal (names come from this module's fixed lists, never from a request)."""
     if dialect == "postgresql":
-        return literal_column(f"(spans.attributes::jsonb -> '{SIGNALS_KEY}' -> '{name}' ->> 'label')")
-    return func.json_extract(spans.c.attributes, f'$."{SIGNALS_KEY}".{name}.label')
+        at = f"spans.attributes::jsonb -> '{SIGNALS_KEY}' -> '{name}'"
+        return literal_column(f"coalesce(({at} ->> 0), ({at} ->> 'label'))")
+    packed, before = label_paths(name)
+    return func.coalesce(func.json_extract(spans.c.attributes, packed), func.json_extract(spans.c.attributes, before))
 
 
 def _fed_back(kind: str) -> ColumnElement[bool]:

