@@ -118,6 +118,31 @@ def test_when_both_a_child_and_the_rest_of_its_parent_changed_both_alert() -> No
     assert out["lang=de/model=b"].outcome is Outcome.MIRRORS_PARENT  # b moved less than its parent
 
 
+def test_a_siblings_own_incident_does_not_hide_a_second_childs_incident() -> None:
+    # model a's refusals triple (one incident) while model b's rise by 60% (another); model c is normal. Against the
+    # rest of the parent including a, b looks no worse than its parent; against the rest without a, it clearly is.
+    a, b, c = scaled(300, 3.0), scaled(300, 1.6), scaled(300, 1.0)
+    vs = [
+        verdict("lang=en", None, *add(add(a, b), c), fired=True, p=1e-40),
+        verdict("lang=en/model=a", "lang=en", *a, fired=True, p=1e-60),
+        verdict("lang=en/model=b", "lang=en", *b, fired=True, p=1e-12),
+        verdict("lang=en/model=c", "lang=en", *c, fired=False, p=0.5),
+    ]
+    out = select_alerts(vs)
+    assert out["lang=en/model=a"].alert and out["lang=en/model=b"].alert
+    assert out["lang=en/model=c"].outcome is Outcome.QUIET
+    # a child that only moved with its parent still mirrors it, whatever its siblings do
+    mirrored = scaled(300, 1.3)
+    out = select_alerts([
+        verdict("lang=en", None, *add(add(a, mirrored), scaled(300, 1.3)), fired=True, p=1e-40),
+        verdict("lang=en/model=a", "lang=en", *a, fired=True, p=1e-60),
+        verdict("lang=en/model=b", "lang=en", *mirrored, fired=True, p=1e-5),
+        verdict("lang=en/model=c", "lang=en", *scaled(300, 1.3), fired=True, p=1e-5),
+    ])  # fmt: skip
+    assert out["lang=en/model=a"].alert
+    assert out["lang=en/model=b"].outcome is Outcome.MIRRORS_PARENT
+
+
 def test_slices_below_the_volume_gate_never_alert_and_a_child_of_an_untested_parent_does_not_either() -> None:
     a = scaled(2, 10.0)
     out = select_alerts([

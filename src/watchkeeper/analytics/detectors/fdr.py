@@ -11,8 +11,10 @@ Three rules, in order:
    all is tested as a root) and it differs from its parent: its own rate, against its baseline, is significantly
    worse than the rest of the parent's traffic over the same window (the exact conditional test of two rates,
    widened by the wander both show). A child that merely mirrors its parent's spike stays quiet — the parent speaks
-   for it. Conversely a parent whose excess is all in one child that differs — the rest of its traffic shows
-   nothing — stays quiet, and the child speaks: the alert names the slice the change is in.
+   for it. Siblings that differ from the parent on their own are left out of that rest, so a concurrent incident in
+   one child cannot make another child's incident look like its parent. Conversely a parent whose excess is all in
+   one child that differs — the rest of its traffic shows nothing — stays quiet, and the child speaks: the alert
+   names the slice the change is in.
 """
 
 from __future__ import annotations
@@ -91,15 +93,21 @@ def _worse_up(v: Verdict, stat: WindowStat) -> bool:
     return v.direction == "up" or (v.direction == "both" and stat.observed >= stat.expected)
 
 
-def differs_from_parent(child: Verdict, parent: Verdict, alpha: float) -> bool:
+def differs_from_parent(child: Verdict, parent: Verdict, alpha: float, *, without: Sequence[Verdict] = ()) -> bool:
     """Whether the child's rate, against its baseline, is worse than the rest of the parent's traffic's over the
-    child's decisive window (one-sided, in the direction the detector watches)."""
+    child's decisive window (one-sided, in the direction the detector watches). ``without``: sibling slices whose
+    traffic is left out of the rest too (their own, separate changes)."""
     c = _decisive(child)
     p = _nearest(parent.windows, c.minutes) if c is not None else None
     if c is None or p is None:
         return True
     k_rest = max(0, p.observed - c.observed)
     e_rest = p.expected - c.expected
+    for sib in without:
+        w = _nearest(sib.windows, c.minutes)
+        if w is not None:
+            k_rest = max(0, k_rest - w.observed)
+            e_rest -= w.expected
     if e_rest <= 0.05 * p.expected or c.expected <= 0:
         return False  # the child is (nearly) all of its parent: the same traffic, the parent speaks
     # inflate the Poisson conditional test by the wander of both sides (variance of the log rate ratio)
@@ -161,6 +169,18 @@ def select_alerts(
         v = by_key[k]
         parent = by_key.get(v.parent) if v.parent is not None else None
         differs[k] = parent is None or not parent.gate.tested or differs_from_parent(v, parent, differ_alpha)
+    # A sibling with its own change inflates the parent's rest: a child that mirrors its parent only because of it
+    # is tested again against the rest without the siblings that differ, so one incident cannot hide another.
+    retest: dict[str, bool] = {}
+    for k in significant:
+        v = by_key[k]
+        parent = by_key.get(v.parent) if v.parent is not None else None
+        if differs[k] or parent is None:
+            continue
+        others = [by_key[s] for s in children.get(parent.key, ()) if s != k and s in significant and differs[s]]
+        if others:
+            retest[k] = differs_from_parent(v, parent, differ_alpha, without=others)
+    differs.update(retest)
     out: dict[str, Decision] = {}
     for k, v in by_key.items():
         qv = q_values.get(k)
