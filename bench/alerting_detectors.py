@@ -32,8 +32,8 @@ import statistics
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -849,12 +849,15 @@ def measure(
     """Every (simulator, seed) run, then the summaries per simulator and the timing of one tick."""
     todo = [(name, seed, warm_days, test_days, incidents) for name in sims for seed in seeds]
     runs: list[dict[str, Any]] = []
-    if jobs > 1:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            done = list(pool.map(_run, todo))
-    else:
-        done = map(_run, todo)  # type: ignore[assignment]
-    for r in done:
+
+    def finished() -> Iterator[dict[str, Any]]:
+        if jobs <= 1:
+            yield from map(_run, todo)
+            return
+        with ProcessPoolExecutor(max_workers=jobs) as pool:  # each run is reported as it ends, not all at the end
+            yield from (f.result() for f in as_completed([pool.submit(_run, t) for t in todo]))
+
+    for r in finished():
         runs.append(r)
         if log is not None:
             print(
@@ -864,6 +867,7 @@ def measure(
                 file=log,
                 flush=True,
             )
+    runs.sort(key=lambda r: (sims.index(r["sim"]), r["seed"]))
     summaries = {f"sim {n}": summarise([r for r in runs if r["sim"] == n]) for n in sims}
     tick = tick_time() if with_tick else None
     return summaries, tick, runs
