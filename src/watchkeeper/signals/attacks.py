@@ -30,7 +30,7 @@ from ._model import Label, unknown
 from ._prefilter import Prefilter
 from ._text import check_text, clip
 
-VERSION = "attacks-3"
+VERSION = "attacks-4"
 THRESHOLD = 0.5
 # The text model's cut-off. The threshold shipped with its weights flags no benign prompt of the fit split out of fold,
 # so one outlier sets it (an invented-language translator role-play at p 0.70; the next benign prompt is at 0.595).
@@ -375,11 +375,21 @@ def _asks_for_guarded(text: str, system: str) -> bool:
     return False
 
 
-# "Do not discuss X", "avoid X", "X is not allowed": the clause of the system prompt that forbids a topic.
+# "Do not discuss X", "avoid X", "X is not allowed": the clause of the system prompt that forbids a topic. A rule
+# about what the assistant itself does ("never invent order data", "do not make up prices") forbids no topic: the
+# prohibited verb must be one of saying or helping (discuss, reveal, answer, help with, …), a few words after the
+# negation at most. The clause ends at the next sentence or at a clause joined by ";" / ", and" / ", but".
+_TOPIC_VERB = (
+    r"(?:discuss|talk|speak|chat|mention|bring up|touch on|comment|reveal|disclose|share|give|provide|offer|tell"
+    r"|answer|respond|reply|explain|help|assist|engage|interject|recommend|advise|write|generate|produce|output"
+    r"|print|repeat|show|say|express|debate|cover|address|entertain|opine)"
+)
 _FORBID = re.compile(
     r"(?:\b(?:do not|don't|never|must not|should not|shouldn't|cannot|can't|refrain from|under no circumstances"
-    r"|not (?:allowed|permitted|programmed) to|avoid|strictly avoid|not to)\b[^.!?\n]{0,160})"
-    r"|(?:[^.!?\n]{0,120}\bis (?:not allowed|forbidden|prohibited|off-limits)\b)",
+    r"|not (?:allowed|permitted|programmed) to|not to)\b(?:[\s,]+[\w']+){0,4}?[\s,]+" + _TOPIC_VERB + r"\w*"
+    r"(?:(?!;|, and\b|, but\b)[^.!?\n]){0,160})"
+    r"|(?:\b(?:avoid|strictly avoid)\b(?:(?!;|, and\b|, but\b)[^.!?\n]){0,160})"
+    r"|(?:[^.!?\n;]{0,120}\bis (?:not allowed|forbidden|prohibited|off-limits)\b)",
     re.IGNORECASE,
 )
 _TOPIC_WORD = re.compile(r"[a-z][a-z-]{3,}")
