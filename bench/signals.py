@@ -153,9 +153,15 @@ def attack_table(split: str = "test") -> dict[str, Any]:
     ]
     more = translated_rates(TRANSLATED_MORE)
     unseen = translated_rates(TRANSLATED_UNSEEN)
+    # Ordinary questions to bots whose system prompts carry rules ("never invent order data"): written for this
+    # project, benign; the shared benign sets have no system prompts.
+    with open(Path(__file__).parent / "signal_benign_system.jsonl", encoding="utf-8") as f:
+        with_system = [json.loads(line) for line in f if line.strip()]
     return {
         "written_flagged": sum(_flagged(t)[0] for t in written),
         "written_n": len(written),
+        "system_flagged": sum(_flagged(r["text"], r["system"])[0] for r in with_system),
+        "system_n": len(with_system),
         "translated_more": more,
         "translated_unseen": unseen,
         "n_attacks": n_att,
@@ -408,6 +414,9 @@ def markdown(
         f"Hard negatives written for this project after the model was fitted (`bench/signal_benign_requests.txt`: "
         f'short requests that say "you are", "act as", "pretend", "ignore the formatting"): '
         f"{att['written_flagged']} of {att['written_n']} flagged.",
+        "",
+        f"Ordinary questions to bots whose system prompts carry rules (`bench/signal_benign_system.jsonl`, written for "
+        f"this project): {att['system_flagged']} of {att['system_n']} flagged.",
     ]
     tr = att["translated"]
     more, unseen = att["translated_more"], att["translated_unseen"]
