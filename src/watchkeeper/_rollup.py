@@ -442,7 +442,7 @@ FACT_COLUMNS: tuple[str, ...] = (
 
 def facts_of_row(m: Mapping[Any, Any]) -> Facts:
     """What a stored ``spans`` row adds (the columns of FACT_COLUMNS)."""
-    signals = load_attributes(m["attributes"]).get(SIGNALS_KEY) if m["attributes"] else None
+    signals = load_attributes(m["attributes"]).get(SIGNALS_KEY)
     model = m["response_model"] if m["response_model"] is not None else m["request_model"]
     cols = (
         m["region"],

@@ -122,14 +122,13 @@ class Engine:
             self._always = list(range(len(self._recognisers)))
             return
         self._hyperscan = hyperscan
-        usable = [(i, t) for i, t in triggers if i not in self._always]
         try:  # every trigger in one go: one compile per database instead of a trial compile per trigger
-            self._build(usable)
+            self._build(triggers)
             return
         except hyperscan.error:
             pass
         kept: list[tuple[int, str]] = []
-        for i, t in usable:
+        for i, t in triggers:
             try:  # a trigger Hyperscan cannot compile makes its recogniser run unconditionally
                 hyperscan.Database().compile(expressions=[t.encode("utf-8")], ids=[0], elements=1)
                 kept.append((i, t))

@@ -14,6 +14,7 @@ docs/signals.md.
 
 from __future__ import annotations
 
+from .._attributes import SIGNALS_KEY
 from ._classify import classify_doc, classify_jsonl
 from ._model import ENTRY_POINT_GROUP, UNKNOWN, Label, Registry, Signal, unknown
 from .attacks import classify_attack, classify_indirect, classify_injection, classify_jailbreak
@@ -23,7 +24,7 @@ from .refusal import classify_refusal
 from .task import account_age_bucket, classify_feedback, client_cohort
 from .tool_errors import classify_tool_error, tool_error_of
 
-ATTRIBUTE = "watchkeeper.signals"
+ATTRIBUTE = SIGNALS_KEY  # where a span keeps its labels (stored form: watchkeeper._attributes)
 
 __all__ = [
     "ATTRIBUTE",

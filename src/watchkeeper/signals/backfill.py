@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select, update
 
+from .._attributes import SIGNALS_KEY as ATTRIBUTE
 from .._attributes import dump_attributes, load_attributes
 from ..content import ContentOpener
 from ..store._codec import span_from_row
@@ -16,7 +17,6 @@ from ._model import Registry
 from .builtin import default_registry
 
 _CHUNK = 1000
-ATTRIBUTE = "watchkeeper.signals"
 
 
 @dataclass(slots=True)
