@@ -223,17 +223,24 @@ def bench_verify(root: Path, spans: int, ingest_spans: int, samples: int, rng: r
     size_mb = sum(os.path.getsize(p) for p in big.parent.glob("watchkeeper.db*")) / 2**20
     print(f"store: {n:,} spans ({size_mb:,.0f} MiB) filled in {fill_s:.1f} s, sequenced in {seq_s:.1f} s "
           f"({n / seq_s:,.0f} spans/s)")  # fmt: skip
-    best_wall = best_cpu = float("inf")
-    for _ in range(3):
-        c = time.process_time()
-        t = time.perf_counter()
-        report = verify_store(engine, [signer.verifier])
-        best_wall = min(best_wall, time.perf_counter() - t)
-        best_cpu = min(best_cpu, time.process_time() - c)
-        assert report.ok and report.size == n, report.as_dict()
-    rate = n / best_cpu
-    print(f"verify: {n:,} leaves, best of 3: {best_wall:.2f} s wall, {best_cpu:.2f} s CPU = {rate:,.0f} leaves/s "
-          f"CPU, {n / best_wall:,.0f} wall (target ≥ {VERIFY_TARGET:,})")  # fmt: skip
+    rates = {}
+    for compiled, label in ((True, "compiled reader"), (False, "Python reader (baseline, --python-only)")):
+        best_wall = best_cpu = float("inf")
+        reader = ""
+        for _ in range(3 if compiled else 2):
+            c = time.process_time()
+            t = time.perf_counter()
+            report = verify_store(engine, [signer.verifier], compiled=compiled)
+            best_wall = min(best_wall, time.perf_counter() - t)
+            best_cpu = min(best_cpu, time.process_time() - c)
+            assert report.ok and report.size == n, report.as_dict()
+            reader = report.reader
+        rates[compiled] = n / best_cpu
+        print(f"verify, {label} ({reader}): {n:,} leaves, best of {3 if compiled else 2}: {best_wall:.2f} s wall, "
+              f"{best_cpu:.2f} s CPU = {n / best_cpu:,.0f} leaves/s CPU, {n / best_wall:,.0f} wall"
+              + (f" (target ≥ {VERIFY_TARGET:,})" if compiled else ""))  # fmt: skip
+    rate = rates[True]
+    print(f"  compiled / Python: {rates[True] / rates[False]:.2f}×  ({_load()})")
     ok = print_proofs("SQLite", n, measure_proofs(engine, n, samples, rng))
     engine.dispose()
     return rate >= VERIFY_TARGET and ok

@@ -870,6 +870,9 @@ def hold_list(config_file: str | None, data_dir: str | None, database_url: str |
 )
 @click.option("--strict", is_flag=True, help="Also fail when leaves are not yet covered by a signed checkpoint.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--python-only", is_flag=True, help="Read and hash every leaf with the Python code only, not the "
+              "compiled scanner (same checks, several times slower): for an auditor who reviews the verifier's "
+              "source.")  # fmt: skip
 def verify(
     config_file: str | None,
     data_dir: str | None,
@@ -878,6 +881,7 @@ def verify(
     against: str | None,
     strict: bool,
     as_json: bool,
+    python_only: bool,
 ) -> None:
     """Check the verifiable log offline against pinned keys: every leaf, root, checkpoint and payload.
 
@@ -898,7 +902,7 @@ def verify(
     from .trust.audit import verify_access_log
 
     try:
-        report = verify_store(engine, pinned, against=remembered, strict=strict)
+        report = verify_store(engine, pinned, against=remembered, strict=strict, compiled=not python_only)
         access = verify_access_log(engine, pinned)
     finally:
         engine.dispose()
@@ -928,7 +932,7 @@ def verify(
         for prob in d["problems"]:
             at = f"leaf {prob['index']}: " if prob["index"] is not None else ""
             click.echo(f"FAIL {prob['kind']}: {at}{prob['detail']}", err=True)
-        click.echo(f"verified in {d['seconds']:.2f} s: " + ("OK" if report.ok else
+        click.echo(f"verified in {d['seconds']:.2f} s ({d['reader']} reader): " + ("OK" if report.ok else
                    f"FAILED, {d['problem_count']} problems, first bad index {d['first_bad_index']}"))  # fmt: skip
     if not report.ok or not access.ok:
         sys.exit(1)

@@ -17,7 +17,7 @@ from watchkeeper.store.tables import checkpoints, merkle_logs, merkle_nodes, pri
 from watchkeeper.trust import Checkpoint, CompactRange, Signer, _sql, leaf_hash, sign_checkpoint
 from watchkeeper.trust.evidence import EvidenceError, verify_evidence
 from watchkeeper.trust.log import Checkpointer, LogReader, Sequencer, read_state
-from watchkeeper.trust.verify import VerifyReport, verify_store
+from watchkeeper.trust.verify import VerifyReport, _scan, verify_store
 
 from ..store.test_store import T0, agent_trace
 from .test_log import seal, traces
@@ -32,8 +32,19 @@ def sealed(db: Engine, tmp_path: Path) -> tuple[Engine, Signer]:
     return db, seal(db, tmp_path / "key")
 
 
+def _findings(r: VerifyReport) -> dict[str, object]:
+    """The report without how it was made (time, reader)."""
+    return {k: v for k, v in r.as_dict().items() if k not in ("seconds", "reader", "python_ranges")}
+
+
 def check(engine: Engine, signer: Signer, **kw: object) -> VerifyReport:
-    return verify_store(engine, [signer.verifier], **kw)  # type: ignore[arg-type]
+    """verify_store; on a SQLite file also with the Python reader only, which must find exactly the same."""
+    report = verify_store(engine, [signer.verifier], **kw)  # type: ignore[arg-type]
+    if engine.dialect.name == "sqlite" and _scan is not None:
+        assert report.reader == "compiled", report.as_dict()
+        pure = verify_store(engine, [signer.verifier], compiled=False, **kw)  # type: ignore[arg-type]
+        assert pure.reader == "python" and _findings(pure) == _findings(report), (pure.as_dict(), report.as_dict())
+    return report
 
 
 def fails_at(report: VerifyReport, index: int, kind: str) -> None:
@@ -60,6 +71,7 @@ def test_an_untouched_log_verifies(sealed: tuple[Engine, Signer]) -> None:
     db, signer = sealed
     r = check(db, signer, strict=True)
     assert r.ok, r.as_dict()
+    assert r.python_ranges == 0 or r.reader == "python", r.as_dict()  # the compiled scanner vouched for every range
     assert r.size == 120 and r.payloads["present"] + r.payloads["none"] == 120 and r.payloads["present"] > 0
 
 
@@ -346,6 +358,9 @@ def test_the_verify_command_passes_then_fails_naming_the_first_bad_index(tmp_pat
     r = runner.invoke(main, args)
     assert r.exit_code == 0, r.output
     assert "OK" in r.output and "present 10" in r.output
+    assert ("(compiled reader)" if _scan is not None else "(python reader)") in r.output
+    r = runner.invoke(main, [*args, "--python-only"])
+    assert r.exit_code == 0 and "(python reader): OK" in r.output, r.output
     ev = tmp_path / "ev.json"
     span = agent_trace(2)[1]
     r = runner.invoke(main, ["log", "evidence", span.trace_id, span.span_id, "--data-dir", str(data), "-o", str(ev)])

@@ -87,6 +87,8 @@ def leaf_decoder(dialect: str) -> Callable[[Any], bytes]:
 
 
 LEAF_COLUMNS = ", ".join(name for _tag, name, _kind, _null in _LEAF_COLUMNS)
+LEAF_LAYOUT = _LEAF_COLUMNS  # (tag, column, kind, nullable) in leaf order: what the compiled scanner encodes
+LEAF_HEAD = MAGIC + bytes((FORMAT_VERSION, RECORD))  # a record leaf's first bytes
 
 _U64 = struct.Struct(">Q").pack
 _U32 = struct.Struct(">I").pack
@@ -137,7 +139,7 @@ def leaf_encoder() -> Callable[[Sequence[Any]], bytes]:
     """Encodes the leaf of a row whose first 18 values are :data:`LEAF_COLUMNS` as the driver returns them (text as
     ``str`` or as the stored ``bytes``); raises TypeError or struct.error for a value of the wrong type, whatever
     it has encoded before. What verify re-derives leaves with on SQLite; tested equal to ``record_leaf``."""
-    head = MAGIC + bytes((FORMAT_VERSION, RECORD))
+    head = LEAF_HEAD
     par, kind, status, req, resp, tool, err = (_Field(tag) for tag in _TEXT_TAGS)
 
     def encode(r: Sequence[Any]) -> bytes:

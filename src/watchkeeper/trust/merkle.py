@@ -19,7 +19,7 @@ size), so the root after an append costs O(log n).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
 from ..errors import InputError
@@ -62,7 +62,7 @@ def node_hash(left: bytes, right: bytes) -> bytes:
     return h.digest()
 
 
-def _pair_level(level: Sequence[bytes]) -> list[bytes]:
+def python_pair_level(level: Sequence[bytes]) -> list[bytes]:
     """The next level up: pairs hashed, an unpaired last node promoted unchanged (RFC 6962's uneven split)."""
     copy = _NODE_PREFIX.copy
 
@@ -75,6 +75,12 @@ def _pair_level(level: Sequence[bytes]) -> list[bytes]:
     if len(level) & 1:
         up.append(level[-1])
     return up
+
+
+try:  # the same in compiled code where the install built it (setup.py): verify folds a node per leaf
+    from ._scan import pair_level as _pair_level
+except ImportError:  # pragma: no cover - depends on the install
+    _pair_level = python_pair_level
 
 
 def root_from_leaf_hashes(hashes: Sequence[bytes]) -> bytes:
@@ -300,8 +306,16 @@ class CompactRange:
         if sorted(self.frontier) != [lv for lv in range(size.bit_length()) if size >> lv & 1]:
             raise ValueError(f"a compact range of size {size} needs exactly one hash per set bit of the size")
 
-    def extend(self, leaf_hashes: Sequence[bytes], keep_every: int = 0) -> dict[int, list[bytes]]:
-        """Appends leaf hashes; gives the new complete-subtree hashes at every ``keep_every``-th level (0: none)."""
+    def extend(
+        self,
+        leaf_hashes: Sequence[bytes],
+        keep_every: int = 0,
+        *,
+        pair: Callable[[Sequence[bytes]], list[bytes]] | None = None,
+    ) -> dict[int, list[bytes]]:
+        """Appends leaf hashes; gives the new complete-subtree hashes at every ``keep_every``-th level (0: none).
+        ``pair`` makes each level's parents (default: compiled where built, else :func:`python_pair_level`)."""
+        pair_up = pair or _pair_level
         kept: dict[int, list[bytes]] = {}
         cur: Sequence[bytes] = leaf_hashes
         first = self.size  # index of cur[0] at the current level
@@ -317,7 +331,7 @@ class CompactRange:
                 self.frontier[level] = cur[-1]
             else:
                 self.frontier.pop(level, None)
-            cur = _pair_level(cur[: len(cur) & ~1]) if len(cur) > 1 else []
+            cur = pair_up(cur[: len(cur) & ~1]) if len(cur) > 1 else []
             first >>= 1
             level += 1
         self.size = new_size
@@ -497,6 +511,7 @@ __all__ = [
     "TreeStore",
     "leaf_hash",
     "node_hash",
+    "python_pair_level",
     "root_from_inclusion_proof",
     "root_from_leaf_hashes",
     "root_of",

@@ -14,12 +14,23 @@ In one read snapshot of the store, with nothing but the verifier keys the audito
 4. rows and hashes beyond the tree, a tree shorter than a signed checkpoint, and a stored compact range that differs
    from the recomputed one are reported. Rows not sequenced yet are counted, not failed.
 
-The report names the first bad leaf index. Rows are read through a raw driver cursor in ranges of ``chunk`` leaf
-indices, streamed ``_BATCH`` rows at a time (memory stays bounded whatever the log's size or the payloads'); a
-range's logged leaf hashes come back as one value and are compared with the re-derived ones in one comparison, and
-only a range that differs is read again hash by hash to name the first bad index. On one core the time goes to
-handing ~20 values a row from the driver to Python and to three SHA-256 objects a row (leaf, payload, tree node);
-docs/benchmarks.md has the numbers.
+The report names the first bad leaf index. Rows are read in ranges of ``chunk`` leaf indices; a range's logged leaf
+hashes come back as one value and are compared with the re-derived ones in one comparison, and only a range that
+differs is read again hash by hash to name the first bad index.
+
+On a SQLite file the rows of a range are first read by the compiled scanner (``_scan.c``, built at install where a
+C compiler and the SQLite and OpenSSL headers are there): its own read-only connection and read transaction, the
+same leaf encoding (the layout is passed from :mod:`._sql`), every payload hashed against its committed value. It
+answers only when every row of the range is there and regular; otherwise — a row gone, a value of the wrong type,
+a payload absent or not matching — the range is read again by the Python path from this verifier's own snapshot,
+which classifies and reports. Leaves below the snapshot's tree size never change once sealed (a purge or erasure
+only empties a payload, which the scanner does not excuse), so the scanner's later snapshot vouches for nothing
+the verifier's snapshot would not. The report says which reader ran (``reader``) and how many ranges the Python
+path read (``python_ranges``).
+
+The Python path reads through a raw driver cursor, ``_BATCH`` rows at a time (memory stays bounded whatever the
+log's size or the payloads'); its time goes to handing ~20 values a row from the driver to Python and to three
+SHA-256 objects a row (leaf, payload, tree node). docs/benchmarks.md has the numbers.
 """
 
 from __future__ import annotations
@@ -39,7 +50,12 @@ from . import _sql
 from .checkpoint import CheckpointError, Verifier, VerifierSet, open_checkpoint
 from .leaves import LeafError, PayloadState, RecordLeaf, Removal, classify_payload, decode_leaf
 from .log import RECORDS_LOG
-from .merkle import CompactRange, leaf_hash
+from .merkle import CompactRange, leaf_hash, python_pair_level
+
+try:
+    from . import _scan
+except ImportError:  # built by setup.py where the install can compile it; verify is the same without, only slower
+    _scan = None  # type: ignore[assignment]
 
 CHUNK = 1 << 16
 _BATCH = 1024  # rows held at once while a chunk is read
@@ -73,6 +89,8 @@ class VerifyReport:
     problems: list[Problem] = field(default_factory=list)
     problem_count: int = 0
     seconds: float = 0.0
+    reader: str = "python"  # "compiled" when the compiled scanner read the rows (see the module docstring)
+    python_ranges: int = 0  # ranges of leaves the Python path read (all of them without the compiled scanner)
 
     @property
     def ok(self) -> bool:
@@ -107,6 +125,8 @@ class VerifyReport:
             "problem_count": self.problem_count,
             "problems": [p.as_dict() for p in sorted(self.problems, key=_order)],
             "seconds": round(self.seconds, 3),
+            "reader": self.reader,
+            "python_ranges": self.python_ranges,
         }
 
 
@@ -125,6 +145,9 @@ class _Snapshot:
 
     def __init__(self, engine: Engine) -> None:
         self.dialect = engine.dialect.name
+        db = engine.url.database
+        # the database file the compiled scanner may open (not an in-memory or URI-named database)
+        self.file = db if self.dialect == "sqlite" and db and db != ":memory:" and not db.startswith("file:") else None
         self._conn = engine.connect()
         raw: Any = self._conn.connection.dbapi_connection
         self._raw = raw
@@ -230,14 +253,16 @@ def verify_store(
     strict: bool = False,
     chunk: int = CHUNK,
     log_id: int = RECORDS_LOG,
+    compiled: bool = True,
 ) -> VerifyReport:
-    """Checks the records log of the store behind ``engine`` (see the module docstring); never writes."""
+    """Checks the records log of the store behind ``engine`` (see the module docstring); never writes.
+    ``compiled=False`` reads and hashes every leaf in Python only (the same checks, slower)."""
     t0 = time.perf_counter()
     report = VerifyReport()
     keys = VerifierSet(list(pinned))
     snap = _Snapshot(engine)
     try:
-        _verify(snap, keys, report, against=against, strict=strict, chunk=chunk, log_id=log_id)
+        _verify(snap, keys, report, against=against, strict=strict, chunk=chunk, log_id=log_id, compiled=compiled)
     finally:
         snap.close()
     report.seconds = time.perf_counter() - t0
@@ -253,6 +278,7 @@ def _verify(
     strict: bool,
     chunk: int,
     log_id: int,
+    compiled: bool,
 ) -> None:
     p = snap.p
     report.unsequenced = int(snap.all("SELECT count(*) FROM spans WHERE log_index IS NULL")[0][0])
@@ -333,25 +359,29 @@ def _verify(
 
     compact = CompactRange()
     stops = sorted({t.size for t in targets if 0 < t.size <= size})
-    scan = _LeafScan(snap, report, removals, log_id)
-    stop_i = 0
-    for a in range(0, size, chunk):
-        b = min(a + chunk, size)
-        hashes = scan.hashes(a, b)
-        # fold, compare stored upper levels, and check roots at checkpoint sizes inside this chunk
-        pos = a
-        while pos < b:
-            end = b
-            while stop_i < len(stops) and stops[stop_i] <= pos:
-                stop_i += 1
-            if stop_i < len(stops) and stops[stop_i] < b:
-                end = stops[stop_i]
-            first = compact.size
-            kept = compact.extend(hashes[pos - a : end - a], keep_every=_sql.STRIDE)
-            _check_nodes(snap, scan.nodes_sql, log_id, kept, first, report)
-            pos = end
-            if stop_i < len(stops) and stops[stop_i] == end:
-                root_checked(end, compact.root())
+    scan = _LeafScan(snap, report, removals, log_id, compiled=compiled)
+    pair = None if compiled else python_pair_level
+    try:
+        stop_i = 0
+        for a in range(0, size, chunk):
+            b = min(a + chunk, size)
+            hashes = scan.hashes(a, b)
+            # fold, compare stored upper levels, and check roots at checkpoint sizes inside this chunk
+            pos = a
+            while pos < b:
+                end = b
+                while stop_i < len(stops) and stops[stop_i] <= pos:
+                    stop_i += 1
+                if stop_i < len(stops) and stops[stop_i] < b:
+                    end = stops[stop_i]
+                first = compact.size
+                kept = compact.extend(hashes[pos - a : end - a], keep_every=_sql.STRIDE, pair=pair)
+                _check_nodes(snap, scan.nodes_sql, log_id, kept, first, report)
+                pos = end
+                if stop_i < len(stops) and stops[stop_i] == end:
+                    root_checked(end, compact.root())
+    finally:
+        scan.close()
     missing_rows = scan.missing_rows
     # 4. the rest of the store against the tree
     try:
@@ -393,7 +423,9 @@ class _LeafScan:
     strings; only a range that differs is read again hash by hash to say where.
     """
 
-    def __init__(self, snap: _Snapshot, report: VerifyReport, removals: list[Removal], log_id: int) -> None:
+    def __init__(
+        self, snap: _Snapshot, report: VerifyReport, removals: list[Removal], log_id: int, *, compiled: bool
+    ) -> None:
         self.snap = snap
         self.report = report
         self.removals = removals
@@ -417,9 +449,29 @@ class _LeafScan:
             f"SELECT count(*), min(idx), max(idx), {joined} FROM merkle_nodes "  # noqa: S608
             f"WHERE log_id = {p} AND level = 0 AND idx >= {p} AND idx < {p}"
         )
+        self.scanner = _compiled_scanner(snap, self.rows_sql) if compiled else None
+        if self.scanner is not None:
+            report.reader = "compiled"
+
+    def close(self) -> None:
+        if self.scanner is not None:
+            self.scanner.close()
 
     def hashes(self, a: int, b: int) -> list[bytes]:
         """The leaf hashes of ``[a, b)`` as the rows give them (the logged hash where a row is gone)."""
+        if self.scanner is not None:
+            got = self.scanner.scan(a, b)
+            if got is not None:
+                hashes, present, none = got
+                n, lo, hi, logged = self.snap.blobs(self.joined_sql, (self.log_id, a, b))[0]
+                if n == b - a and lo == a and hi == b - 1 and logged == b"".join(hashes):
+                    self.report.payloads["present"] += present
+                    self.report.payloads["none"] += none
+                    return hashes
+        self.report.python_ranges += 1
+        return self._python_hashes(a, b)
+
+    def _python_hashes(self, a: int, b: int) -> list[bytes]:
         decode = self.decode
         hashes: list[bytes] = []
         indices: list[int] = []
@@ -495,6 +547,23 @@ class _LeafScan:
             for i, (h, logged) in enumerate(zip(hashes, stored_h, strict=True)):
                 if h != logged and a + i not in gone:
                     self.report.add("leaf", f"leaf {a + i} re-derived from its row differs from the logged leaf", a + i)
+
+
+def _compiled_scanner(snap: _Snapshot, rows_sql: str) -> _scan.Scanner | None:
+    """The compiled scanner over the verifier's SQLite file, or None (no file, no compiled module, or it cannot
+    open the file: the Python path then reads every range)."""
+    if _scan is None or snap.file is None:
+        return None
+    tags = bytes(tag for tag, _name, _kind, _null in _sql.LEAF_LAYOUT)
+    kinds = "".join(
+        ("u" if kind == "uint" else "b").upper() if nullable else ("u" if kind == "uint" else "b")
+        for _tag, _name, kind, nullable in _sql.LEAF_LAYOUT
+    )
+    committed = [name for _tag, name, _kind, _null in _sql.LEAF_LAYOUT].index("payload_sha256")
+    try:
+        return _scan.Scanner(snap.file, rows_sql, tags, kinds, _sql.LEAF_HEAD, committed, _MMAP_BYTES)
+    except OSError:
+        return None
 
 
 def _leaf_reader(dialect: str) -> tuple[Callable[[Any], bytes], str]:
