@@ -2,11 +2,14 @@
 
 One Python process keeps about one core busy (the GIL), so ``serve --workers N`` starts N worker processes, each
 listening on its own socket of one ``SO_REUSEPORT`` group on the same port, so the kernel spreads connections over
-them. Each worker is a whole server with its own writer: it acknowledges a request only after its own commit,
-re-sending stays idempotent through the store's unique key, and it answers 429 with ``Retry-After`` when its own
-queue is full. On SQLite the workers share the database file in WAL mode and their writers take turns through a
-lock file (``store.writer``). The first worker migrates the schema and serves as soon as it is up (so the server is
-ready as fast as a single process); the others start serving after it, so they never race to create the schema.
+them. The parent imports the application once and forks the workers, which start with it loaded (shared
+copy-on-write) instead of each importing it again on the same cores; a parent that runs other threads (an embedding
+program) spawns them instead, since forking a threaded process is unsafe. Each worker is a whole server with its own
+writer: it acknowledges a request only after its own commit, re-sending stays idempotent through the store's unique
+key, and it answers 429 with ``Retry-After`` when its own queue is full. On SQLite the workers share the database
+file in WAL mode and their writers take turns through a lock file (``store.writer``). The first worker migrates the
+schema and serves as soon as it is up (so the server is ready as fast as a single process); the others start serving
+after it, so they never race to create the schema.
 """
 
 from __future__ import annotations
@@ -69,6 +72,10 @@ def _worker_main(settings: Settings, schema_ready: Any, leader: bool, parent: in
     from ._logging import configure_logging
     from .server.app import create_app
 
+    # a forked worker inherits the parent's handlers and its blocked signals (see serve_workers): back to defaults
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     if os.getppid() != parent:
         sys.exit(3)  # the parent died while this worker was starting
     configure_logging(settings.log_level)
@@ -97,6 +104,23 @@ def _worker_main(settings: Settings, schema_ready: Any, leader: bool, parent: in
         sys.exit(3)
 
 
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
+def _ready_to_fork() -> bool:
+    """Imports what every worker needs and says the workers can be forked; False (spawn them) when this process
+    runs other threads or is not on Linux."""
+    if threading.active_count() > 1 or sys.platform != "linux":
+        return False
+    import uvicorn  # noqa: F401 - loaded here once for every worker
+
+    from .server import app  # noqa: F401
+
+    gc.collect()
+    gc.freeze()  # what the imports made is never scanned again, so the workers' pages of it stay shared
+    return True
+
+
 def _stop_with_parent(parent: int) -> None:
     """A worker whose parent died (even by SIGKILL) shuts down gracefully instead of holding the port alone."""
     while os.getppid() == parent:
@@ -117,7 +141,7 @@ def serve_workers(settings: Settings, workers: int) -> str | None:
         guard = _listen_socket(settings.host, settings.port, listen=False)
     except OSError as e:
         return f"the server could not listen on {settings.host}:{settings.port} ({e.strerror}); is the port in use?"
-    ctx = multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("fork") if _ready_to_fork() else multiprocessing.get_context("spawn")
     schema_ready = ctx.Event()
     procs = [
         ctx.Process(
@@ -134,9 +158,15 @@ def serve_workers(settings: Settings, workers: int) -> str | None:
     failed = False
     try:
         # All start together (a worker started later would find every long-lived connection already taken by the
-        # first); the leader migrates and serves first, the others join as soon as it is up.
-        for proc in procs:
-            proc.start()
+        # first); the leader migrates and serves first, the others join as soon as it is up. SIGINT and SIGTERM wait
+        # until every worker exists (a forked worker could otherwise run the parent's handler and miss its stop);
+        # each worker unblocks them once its own handlers are back to the defaults.
+        signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+        try:
+            for proc in procs:
+                proc.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
         while not stop.wait(0.2):
             if any(proc.exitcode is not None for proc in procs):
                 failed = True

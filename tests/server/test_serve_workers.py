@@ -107,7 +107,7 @@ def test_workers_stop_when_the_parent_is_killed(tmp_path: Path) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:  # the second worker starts once the first one serves
         children = [int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
-        workers = [c for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+        workers = [c for c in children if b"resource_tracker" not in Path(f"/proc/{c}/cmdline").read_bytes()]
         if len(workers) == 2:
             break
         time.sleep(0.1)
@@ -129,3 +129,16 @@ def _state(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except OSError:
         return "Z"
+
+
+def test_a_parent_that_runs_other_threads_spawns_its_workers_instead_of_forking() -> None:
+    from watchkeeper import _serve
+
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        assert _serve._ready_to_fork() is False  # forking a threaded process is unsafe: spawn instead
+    finally:
+        release.set()
+        other.join()
