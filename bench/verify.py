@@ -9,8 +9,11 @@
    sequencer appends them to the log. Both in process CPU time: the ratio is what sealing adds (target ≤ 10%).
 2. *verify*: a SQLite store of ``--spans`` rows is filled (the ingested rows copied with new ids), sequenced and
    signed; ``verify_store`` then reads every row, re-derives every leaf, folds the tree, checks every payload hash
-   and the checkpoints: leaves/s on one core, reading included (target ≥ 500,000). Then p50/p99 of proofs served
-   by ``LogReader`` from that store.
+   and the checkpoints: leaves/s on one core, reading included (target ≥ 500,000), with the compiled reader and
+   with the Python reader (``compiled=False``) in the same run. Then p50/p99 of proofs served by ``LogReader``
+   from that store.
+2b. *verify-pg*: the same on a PostgreSQL store of ``--pg-spans`` rows (a fresh database, dropped afterwards): the
+   compiled reader (a binary COPY parsed as it arrives) against the Python reader (the server computes each leaf).
 3. *proofs*: a log of ``--proof-leaves`` synthetic leaves is appended to an empty store's tree tables
    (``merkle_nodes``/``merkle_logs``) in batches, the way the sequencer appends (``_sql.insert_nodes`` and the
    compact range) but without rows in ``spans``; then p50/p99 of inclusion and consistency proofs served from SQL
@@ -36,7 +39,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, insert, select, text
 
 from watchkeeper.config import Settings
 from watchkeeper.store import make_engine, migrate
@@ -246,6 +249,75 @@ def bench_verify(root: Path, spans: int, ingest_spans: int, samples: int, rng: r
     return rate >= VERIFY_TARGET and ok
 
 
+def fill_pg(engine: Engine, template_db: str, target: int) -> None:
+    """Copies the ingested rows of the SQLite template into PostgreSQL, then copies them inside PostgreSQL (new
+    trace ids) until the store holds ``target`` rows."""
+    from watchkeeper.store.tables import spans
+
+    src = make_engine(f"sqlite:///{template_db}")
+    cols = [c for c in spans.c if c.name not in ("id", "log_index", "payload_sha256")]
+    with src.connect() as s_conn, engine.begin() as d_conn:
+        rows = [dict(r._mapping) for r in s_conn.execute(select(*cols).order_by(spans.c.id))]
+        for i in range(0, len(rows), 5000):
+            d_conn.execute(insert(spans), rows[i : i + 5000])
+    src.dispose()
+    names = [c.name for c in cols]
+    src_n = len(rows)
+    n, k = src_n, 0
+    while n < target:
+        k += 1
+        take = min(src_n, target - n)
+        sel = ", ".join(
+            f"substring(trace_id from 5 for 12) || decode('{k:08x}', 'hex')" if c == "trace_id" else c for c in names
+        )
+        with engine.begin() as conn:
+            conn.execute(text(f"INSERT INTO spans ({', '.join(names)}) SELECT {sel} FROM spans "
+                              f"WHERE id <= {src_n} ORDER BY id LIMIT {take}"))  # fmt: skip
+        n += take
+
+
+def bench_verify_pg(root: Path, spans_n: int, ingest_spans: int) -> bool:
+    """verify on a PostgreSQL store of ``spans_n`` rows: the compiled reader (binary COPY in the verifier's own
+    transaction) against the Python reader (the server computes each leaf) in the same run."""
+    if not (root / "ingest" / "watchkeeper.db").exists():  # the rows the store is filled with
+        ingest_and_seal(root, ingest_spans)
+    made = _pg_database()
+    if made is None:
+        return True
+    url, drop = made
+    try:
+        engine = make_engine(url)
+        migrate(engine)
+        t = time.perf_counter()
+        fill_pg(engine, str(root / "ingest" / "watchkeeper.db"), spans_n)
+        fill_s = time.perf_counter() - t
+        st = ensure_log(engine)
+        signer, _ = load_or_create_signer(root / "pg-key", st.origin)
+        t = time.perf_counter()
+        n = Sequencer(engine, batch=20_000).drain()
+        seq_s = time.perf_counter() - t
+        Checkpointer(engine, root / "pg-key").run_once(force=True)
+        print(f"PostgreSQL store: {n:,} spans filled in {fill_s:.1f} s, sequenced in {seq_s:.1f} s")
+        rates = {}
+        for compiled in (True, False):
+            best_wall = best_cpu = float("inf")
+            for _ in range(2):
+                c = time.process_time()
+                t = time.perf_counter()
+                report = verify_store(engine, [signer.verifier], compiled=compiled)
+                best_wall = min(best_wall, time.perf_counter() - t)
+                best_cpu = min(best_cpu, time.process_time() - c)
+                assert report.ok and report.size == n, report.as_dict()
+            rates[compiled] = n / best_wall
+            print(f"verify on PostgreSQL, {report.reader} reader: {n:,} leaves, best of 2: {best_wall:.2f} s wall "
+                  f"= {n / best_wall:,.0f} leaves/s, client CPU {best_cpu:.2f} s = {n / best_cpu:,.0f}/s")  # fmt: skip
+        print(f"  compiled / Python (wall): {rates[True] / rates[False]:.2f}×  ({_load()})")
+        engine.dispose()
+    finally:
+        drop()
+    return True
+
+
 def bench_proofs(root: Path, leaves: int, samples: int, pg: bool, rng: random.Random) -> bool:
     ok = True
     db = root / "proofs" / "watchkeeper.db"
@@ -274,15 +346,18 @@ def bench_proofs(root: Path, leaves: int, samples: int, pg: bool, rng: random.Ra
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--only", choices=["seal", "verify", "proofs"], action="append", help="run only these parts")
+    ap.add_argument("--only", choices=["seal", "verify", "verify-pg", "proofs"], action="append",
+                    help="run only these parts")  # fmt: skip
     ap.add_argument("--spans", type=int, default=1_000_000, help="rows in the verify store")
     ap.add_argument("--ingest-spans", type=int, default=40_000)
     ap.add_argument("--proof-leaves", type=int, default=10_000_000, help="leaves in the proof-latency log")
     ap.add_argument("--samples", type=int, default=500, help="proofs of each kind per measurement")
-    ap.add_argument("--pg", default="auto", choices=["auto", "none"], help="also measure proofs on PostgreSQL")
+    ap.add_argument("--pg", default="auto", choices=["auto", "none"],
+                    help="also measure proofs and verify on PostgreSQL")  # fmt: skip
+    ap.add_argument("--pg-spans", type=int, default=200_000, help="rows in the PostgreSQL verify store (0: none)")
     ap.add_argument("--dir", help="work directory, kept (default: a temporary one, deleted)")
     args = ap.parse_args()
-    parts = args.only or ["seal", "verify", "proofs"]
+    parts = args.only or ["seal", "verify", "verify-pg", "proofs"]
     root = Path(args.dir or tempfile.mkdtemp(prefix="wk-bench-verify-"))
     rng = random.Random(7)
     ok = True
@@ -291,6 +366,8 @@ def main() -> int:
             ok &= bench_seal(root, args.ingest_spans)
         if "verify" in parts:
             ok &= bench_verify(root, args.spans, args.ingest_spans, args.samples, rng)
+        if "verify-pg" in parts and args.pg == "auto" and args.pg_spans:
+            ok &= bench_verify_pg(root, args.pg_spans, args.ingest_spans)
         if "proofs" in parts:
             ok &= bench_proofs(root, args.proof_leaves, args.samples, args.pg == "auto", rng)
     finally:

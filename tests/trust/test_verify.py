@@ -38,9 +38,9 @@ def _findings(r: VerifyReport) -> dict[str, object]:
 
 
 def check(engine: Engine, signer: Signer, **kw: object) -> VerifyReport:
-    """verify_store; on a SQLite file also with the Python reader only, which must find exactly the same."""
+    """verify_store; also with the Python reader only, which must find exactly the same."""
     report = verify_store(engine, [signer.verifier], **kw)  # type: ignore[arg-type]
-    if engine.dialect.name == "sqlite" and _scan is not None:
+    if _scan is not None:
         assert report.reader == "compiled", report.as_dict()
         pure = verify_store(engine, [signer.verifier], compiled=False, **kw)  # type: ignore[arg-type]
         assert pure.reader == "python" and _findings(pure) == _findings(report), (pure.as_dict(), report.as_dict())
