@@ -282,6 +282,24 @@ def test_two_purges_at_once_remove_and_count_each_record_once(db: Engine) -> Non
     assert set(_spans(db).values()) == {None} and len(_spans(db)) == 200
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+def test_a_purge_leaves_rows_another_transaction_holds_instead_of_waiting_on_them(db: Engine) -> None:
+    _insert(db, [_span(i, 100) for i in range(50)])
+    with db.connect() as other:  # another purge (or any writer) in the middle of a transaction on one expired row
+        tx = other.begin()
+        other.execute(select(spans.c.id).where(spans.c.span_id == (7).to_bytes(8, "big")).with_for_update())
+        done: list[Any] = []
+        worker = threading.Thread(target=lambda: done.append(purge(db, DEFAULT, NOW, batch_size=7, reclaim=False)))
+        worker.start()
+        worker.join(60)
+        held_ok = bool(done) and done[0].count("metadata") == 49 and list(_spans(db)) == [7]
+        tx.rollback()
+    worker.join(60)
+    assert held_ok, "the purge waited on a row lock (or deleted the locked row)"
+    assert purge(db, DEFAULT, NOW).count("metadata") == 1 and _spans(db) == {}  # the next run takes it
+
+
 def test_a_new_sqlite_store_gives_freed_pages_back(tmp_path: Path) -> None:
     from watchkeeper.store import make_engine, migrate
 

@@ -334,8 +334,15 @@ def _run_batches(
             where += [t >= after[0], or_(t > after[0], and_(t == after[0], table.c.id > after[1]))]
         with engine.begin() as conn:
             guard = ~held(table) if any_active_hold(conn, project_id) else true()
+            # PostgreSQL: the batch's rows are locked as they are chosen, and rows another purge holds are left to
+            # it (SKIP LOCKED), so two purges at once (two server processes, a CLI run) share the rows instead of
+            # waiting on each other's row locks, which could deadlock; SQLite has one writer and no such clause
             rows = conn.execute(
-                select(table.c.id, t).where(*where, guard).order_by(t, table.c.id).limit(batch_size)
+                select(table.c.id, t)
+                .where(*where, guard)
+                .order_by(t, table.c.id)
+                .limit(batch_size)
+                .with_for_update(skip_locked=True, of=table)
             ).all()
             if not rows:
                 break
