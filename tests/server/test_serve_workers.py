@@ -105,13 +105,17 @@ def test_workers_stop_when_the_parent_is_killed(tmp_path: Path) -> None:
     port = free_port()
     proc = start_workers(tmp_path / "data", port, tmp_path / "server.log")
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:  # the second worker starts once the first one serves
-        children = [int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
-        workers = [c for c in children if b"resource_tracker" not in Path(f"/proc/{c}/cmdline").read_bytes()]
-        if len(workers) == 2:
-            break
-        time.sleep(0.1)
-    assert len(workers) == 2
+    try:
+        while time.monotonic() < deadline:  # the second worker starts once the first one serves
+            children = [int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
+            workers = [c for c in children if b"resource_tracker" not in Path(f"/proc/{c}/cmdline").read_bytes()]
+            if len(workers) == 2:
+                break
+            time.sleep(0.1)
+        assert len(workers) == 2
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGKILL)  # leave no server behind when the test fails here
+        raise
     proc.kill()  # the parent alone: its workers must not keep the port
     proc.wait(30)
     deadline = time.monotonic() + 30
