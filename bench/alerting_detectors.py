@@ -21,6 +21,12 @@ To replay 24 million stream-evaluations per run in minutes, a vectorised screen 
 Poisson bounds instead of the exact negative-binomial tails, a 100× margin) picks the evaluations that could fire,
 and the real detectors decide those. The screen is audited in every run: the unflagged evaluations closest to its
 threshold are run through the real detectors too, and any that fires is reported ("screen misses").
+
+The common-mode correction of ``select_alerts`` (off by default, as in the engine) reads, for each fired verdict,
+its peers: the other slices of its depth (the other languages, language × model pairs, or leaves) over the same
+windows. The replay tests only the screened slices, so it passes the others as peers with their counts and the
+screen's expected counts (the same seasonal baseline, computed in numpy). ``--common-mode off,default,3:30`` compares
+settings on the same runs, one column each (``default``: ``CommonMode()``, 5 peers over 100 expected events).
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -46,11 +52,13 @@ import _alert_sim as sim
 from watchkeeper.analytics.detectors import (
     Baseline,
     Bucket,
+    CommonMode,
     Drift,
     Gate,
     RateStream,
     Spike,
     Verdict,
+    WindowStat,
     select_alerts,
 )
 
@@ -125,7 +133,7 @@ class RunStats:
     screen_misses: int = 0
     misses: list[str] = field(default_factory=list)
     detector_seconds: float = 0.0
-    alerts: list[Alert] = field(default_factory=list)
+    alerts: dict[str, list[Alert]] = field(default_factory=lambda: defaultdict(list))  # by common-mode setting
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -353,7 +361,72 @@ def _top_unflagged(score: np.ndarray, flagged: np.ndarray, n: int) -> list[tuple
     return [tuple(int(x) for x in np.unravel_index(i, s.shape)) for i in top]  # type: ignore[misc]
 
 
-def replay_metric(tr: sim.Traffic, metric: str, variant: str, stats: RunStats, *, sensitivity: float = 1.0) -> None:
+def parse_modes(text: str) -> dict[str, CommonMode | None]:
+    """Common-mode settings by name: ``off``, ``default`` (``CommonMode()``) or ``PEERS:EXPECTED``."""
+    out: dict[str, CommonMode | None] = {}
+    for part in (p.strip() for p in text.split(",")):
+        if part == "off":
+            out[part] = None
+        elif part == "default":
+            out[part] = CommonMode()
+        else:
+            peers, _, expected = part.partition(":")
+            out[part] = CommonMode(min_peers=int(peers), min_expected=float(expected or 30))
+    return out
+
+
+class Peers:
+    """The slices the replay did not test at a tick, as peers for the common-mode correction: their counts over the
+    spike test's windows and the screen's expected counts (only windows that could pass a peer's volume gate)."""
+
+    def __init__(self, st: Streams, k: np.ndarray, mu: np.ndarray, floor: float) -> None:
+        self.st = st
+        self.floor = floor
+        self.ck = np.zeros((k.shape[0], k.shape[1] + 1))
+        self.cm = np.zeros_like(self.ck)
+        np.cumsum(k, axis=1, out=self.ck[:, 1:])
+        np.cumsum(mu, axis=1, out=self.cm[:, 1:])
+        self.depth = st.tr.hier.depth
+        self.depth_of = {key: int(d) for key, d in zip(st.keys, self.depth, strict=True)}
+
+    def group(self, v: Verdict) -> int:
+        return self.depth_of[v.key]
+
+    def at(self, end_b: int, depths: set[int], skip: set[int]) -> list[Verdict]:
+        at = self.st.at(end_b)
+        slices = [s for s in np.flatnonzero(np.isin(self.depth, sorted(depths))).tolist() if s not in skip]
+        if not slices:
+            return []
+        idx = np.array(slices)
+        minutes = SPIKE.ladder_minutes
+        ks, ms = [], []
+        for m in minutes:
+            w = m // sim.BUCKET_MIN
+            ks.append((self.ck[idx, end_b] - self.ck[idx, max(end_b - w, 0)]).tolist())
+            ms.append((self.cm[idx, end_b] - self.cm[idx, max(end_b - w, 0)]).tolist())
+        out = []
+        for i, s in enumerate(slices):
+            wins = tuple(
+                WindowStat(m, int(ks[j][i]), ms[j][i], 0, 0.0) for j, m in enumerate(minutes) if ms[j][i] >= self.floor
+            )
+            if wins:
+                p = int(self.st.parent[s])
+                out.append(
+                    Verdict("spike", self.st.keys[s], at, False, Gate.ENOUGH, windows=wins,
+                            parent=self.st.keys[p] if p >= 0 else None)
+                )  # fmt: skip
+        return out
+
+
+def replay_metric(
+    tr: sim.Traffic,
+    metric: str,
+    variant: str,
+    stats: RunStats,
+    modes: dict[str, CommonMode | None],
+    *,
+    sensitivity: float = 1.0,
+) -> None:
     k = (tr.k_inc if variant == "inc" else tr.k_free)[metric]
     st = Streams(tr, metric, k)
     warm_b = tr.warm_days * sim.PER_DAY
@@ -365,6 +438,10 @@ def replay_metric(tr: sim.Traffic, metric: str, variant: str, stats: RunStats, *
     flagged, score, n_tested = spike_screen(k.astype(np.float64), mu, c_lb, ticks)
     stats.evaluations += flagged.size
     true_mu = tr.mu_hour[metric]
+    used = [m for m in modes.values() if m is not None]
+    peers = Peers(st, k.astype(np.float64), mu, min(m.min_expected for m in used)) if used else None
+    # peers are grouped by depth in the hierarchy: one dimension set per depth
+    settings = {name: replace(m, group=peers.group) if m is not None and peers else None for name, m in modes.items()}
 
     base_cache: dict[tuple[int, int], Baseline | None] = {}
 
@@ -392,18 +469,22 @@ def replay_metric(tr: sim.Traffic, metric: str, variant: str, stats: RunStats, *
             base_cache.clear()
         group = set(by_tick[j])
         group |= {int(st.parent[s]) for s in by_tick[j] if st.parent[s] >= 0}
-        verdicts = [verdict_spike(s, end_b) for s in sorted(group)]
-        decisions = select_alerts(verdicts, family_size=int(n_tested[:, j].sum()))
+        order = sorted(group)
+        verdicts = [verdict_spike(s, end_b) for s in order]
+        fired_depths = {int(st.tr.hier.depth[s]) for s, v in zip(order, verdicts, strict=True) if v.fired}
+        others = peers.at(end_b, fired_depths, group) if peers is not None and fired_depths else []
         index = {st.keys[s]: s for s in group}
-        for d in decisions.values():
-            if d.alert:
-                s = index[d.key]
-                v = d.verdict
-                h = (end_b - 1) // sim.PER_HOUR
-                stats.alerts.append(
-                    Alert(metric, s, "spike", end_b - 1, v.pageable, v.p_value, v.gate.value,
-                          float(true_mu[s, h]), float(true_mu[s, max(0, h - 23) : h + 1].sum()))
-                )  # fmt: skip
+        for name, mode in settings.items():
+            decisions = select_alerts(verdicts, family_size=int(n_tested[:, j].sum()), common_mode=mode, peers=others)
+            for d in decisions.values():
+                if d.alert:
+                    s = index[d.key]
+                    v = d.verdict
+                    h = (end_b - 1) // sim.PER_HOUR
+                    stats.alerts[name].append(
+                        Alert(metric, s, "spike", end_b - 1, v.pageable, v.p_value, v.gate.value,
+                              float(true_mu[s, h]), float(true_mu[s, max(0, h - 23) : h + 1].sum()))
+                    )  # fmt: skip
     # the audit: the unflagged evaluations closest to the screen's threshold
     for s, j in _top_unflagged(score, flagged, AUDIT):
         v = verdict_spike(s, int(ticks[j]) + 1)
@@ -435,17 +516,17 @@ def replay_metric(tr: sim.Traffic, metric: str, variant: str, stats: RunStats, *
         ]
         tested = int((st.nh[:, max(0, hours[j] - 47) : hours[j] + 1] * p_drift[:, max(0, hours[j] - 47) : hours[j] + 1])
                      .sum(axis=1).__ge__(DRIFT.min_expected).sum())  # fmt: skip
-        decisions = select_alerts(verdicts, family_size=tested)
+        decisions = select_alerts(verdicts, family_size=tested, common_mode=None)  # drift: no windows to scale
         index = {st.keys[s]: s for s in group}
         for d in decisions.values():
             if d.alert:
                 s = index[d.key]
                 for b in range(end_b - 1, min(tr.buckets, end_b - 1 + sim.PER_HOUR)):  # holds for the hour's ticks
                     h = b // sim.PER_HOUR
-                    stats.alerts.append(
-                        Alert(metric, s, "drift", b, False, d.verdict.p_value, d.verdict.gate.value,
-                              float(true_mu[s, h]), float(true_mu[s, max(0, h - 23) : h + 1].sum()))
-                    )  # fmt: skip
+                    a = Alert(metric, s, "drift", b, False, d.verdict.p_value, d.verdict.gate.value,
+                              float(true_mu[s, h]), float(true_mu[s, max(0, h - 23) : h + 1].sum()))  # fmt: skip
+                    for name in modes:
+                        stats.alerts[name].append(a)
     for s, j in _top_unflagged(d_score, d_flag, AUDIT):
         end_b = (int(hours[j]) + 1) * sim.PER_HOUR
         v = DRIFT.evaluate(st.stream(s, end_b, recent=False), st.at(end_b), sensitivity=sensitivity)
@@ -557,40 +638,51 @@ def false_notifications(tr: sim.Traffic, eps: list[Episode]) -> tuple[int, int]:
     return pages, tickets
 
 
-def run_seed(sim_name: str, seed: int, *, warm_days: int, test_days: int, incidents: int) -> dict[str, Any]:
+def run_seed(
+    sim_name: str, seed: int, *, warm_days: int, test_days: int, incidents: int, modes: str = "off"
+) -> list[dict[str, Any]]:
+    """One (simulator, seed): a run record per common-mode setting of ``modes`` (see :func:`parse_modes`)."""
     t0 = time.time()
+    settings = parse_modes(modes)
     tr = sim.simulate(sim_name, seed, warm_days=warm_days, test_days=test_days, incidents=incidents)
-    out: dict[str, Any] = {"sim": sim_name, "seed": seed, "test_days": test_days, "sim_s": time.time() - t0}
+    sim_s = time.time() - t0
+    outs: dict[str, dict[str, Any]] = {
+        m: {"sim": sim_name, "seed": seed, "mode": m, "test_days": test_days, "sim_s": sim_s} for m in settings
+    }
     for variant in ("free", "inc"):
         stats = RunStats()
         static: list[Alert] = []
         for metric in sim.METRICS:
-            replay_metric(tr, metric, variant, stats)
+            replay_metric(tr, metric, variant, stats, settings)
             static += static_alerts(tr, metric, variant)
-        eps = episodes(stats.alerts, tr.hier)
         st_eps = episodes(static, tr.hier)
-        gated = sum(1 for a in stats.alerts if a.gate not in (Gate.ENOUGH.value, Gate.WIDENED.value))
-        low_pages = len({(a.metric, a.slice) for a in stats.alerts if a.page and a.true_mu_hour < PAGE_GATE_CHECK})
-        tiny = len({(a.metric, a.slice) for a in stats.alerts if a.true_mu_day < DAILY_GATE_CHECK})
-        rec = {
-            "evaluations": stats.evaluations, "candidates": stats.candidates, "audited": stats.audited,
-            "screen_misses": stats.screen_misses, "detector_s": stats.detector_seconds,
-            "alerts_from_untested": gated, "pages_below_page_gate": low_pages, "alerts_below_daily_gate": tiny,
-        }  # fmt: skip
-        pages, tickets = false_notifications(tr, eps)
         st_pages, _ = false_notifications(tr, st_eps)
-        if variant == "free":
-            rec["false_pages"], rec["false_tickets"], rec["static_false_pages"] = pages, tickets, st_pages
-        else:
-            rec["incidents"] = score_incidents(tr, eps)
-            rec["static_incidents"] = score_incidents(tr, st_eps)
-            rec["unmatched_pages"], rec["unmatched_tickets"] = pages, tickets
-            notified = [n for e in eps for n in e.notified]
-            rec["matched_pages"] = sum(1 for n in notified if n.page) - pages
-            rec["matched_tickets"] = sum(1 for n in notified if not n.page) - tickets
-        out[variant] = rec
-    out["total_s"] = time.time() - t0
-    return out
+        st_incidents = score_incidents(tr, st_eps) if variant == "inc" else []
+        for m in settings:
+            alerts = stats.alerts[m]
+            eps = episodes(alerts, tr.hier)
+            gated = sum(1 for a in alerts if a.gate not in (Gate.ENOUGH.value, Gate.WIDENED.value))
+            low_pages = len({(a.metric, a.slice) for a in alerts if a.page and a.true_mu_hour < PAGE_GATE_CHECK})
+            tiny = len({(a.metric, a.slice) for a in alerts if a.true_mu_day < DAILY_GATE_CHECK})
+            rec = {
+                "evaluations": stats.evaluations, "candidates": stats.candidates, "audited": stats.audited,
+                "screen_misses": stats.screen_misses, "detector_s": stats.detector_seconds,
+                "alerts_from_untested": gated, "pages_below_page_gate": low_pages, "alerts_below_daily_gate": tiny,
+            }  # fmt: skip
+            pages, tickets = false_notifications(tr, eps)
+            if variant == "free":
+                rec["false_pages"], rec["false_tickets"], rec["static_false_pages"] = pages, tickets, st_pages
+            else:
+                rec["incidents"] = score_incidents(tr, eps)
+                rec["static_incidents"] = st_incidents
+                rec["unmatched_pages"], rec["unmatched_tickets"] = pages, tickets
+                notified = [n for e in eps for n in e.notified]
+                rec["matched_pages"] = sum(1 for n in notified if n.page) - pages
+                rec["matched_tickets"] = sum(1 for n in notified if not n.page) - tickets
+            outs[m][variant] = rec
+    for out in outs.values():
+        out["total_s"] = time.time() - t0
+    return list(outs.values())
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -837,38 +929,46 @@ def parse_seeds(text: str) -> list[int]:
     return out
 
 
-def _run(args: tuple[str, int, int, int, int]) -> dict[str, Any]:
-    name, seed, warm_days, test_days, incidents = args
-    return run_seed(name, seed, warm_days=warm_days, test_days=test_days, incidents=incidents)
+def _run(args: tuple[str, int, int, int, int, str]) -> list[dict[str, Any]]:
+    name, seed, warm_days, test_days, incidents, modes = args
+    return run_seed(name, seed, warm_days=warm_days, test_days=test_days, incidents=incidents, modes=modes)
 
 
 def measure(
     seeds: list[int], sims: list[str], *, warm_days: int = 14, test_days: int = 28, incidents: int = 200,
-    with_tick: bool = True, log: Any = None, jobs: int = 1,
+    with_tick: bool = True, log: Any = None, jobs: int = 1, modes: str = "off",
 ) -> tuple[dict[str, dict[str, Any]], dict[str, float] | None, list[dict[str, Any]]]:  # fmt: skip
-    """Every (simulator, seed) run, then the summaries per simulator and the timing of one tick."""
-    todo = [(name, seed, warm_days, test_days, incidents) for name in sims for seed in seeds]
+    """Every (simulator, seed) run, then the summaries per simulator (and common-mode setting, when ``modes`` names
+    more than one) and the timing of one tick."""
+    todo = [(name, seed, warm_days, test_days, incidents, modes) for name in sims for seed in seeds]
+    names = list(parse_modes(modes))
     runs: list[dict[str, Any]] = []
 
-    def finished() -> Iterator[dict[str, Any]]:
+    def finished() -> Iterator[list[dict[str, Any]]]:
         if jobs <= 1:
             yield from map(_run, todo)
             return
         with ProcessPoolExecutor(max_workers=jobs) as pool:  # each run is reported as it ends, not all at the end
             yield from (f.result() for f in as_completed([pool.submit(_run, t) for t in todo]))
 
-    for r in finished():
-        runs.append(r)
-        if log is not None:
+    for got in finished():
+        runs += got
+        for r in got if log is not None else ():
             print(
-                f"  sim {r['sim']} seed {r['seed']}: {r['total_s']:.0f} s (simulation {r['sim_s']:.0f} s), "
-                f"candidates {r['free']['candidates'] + r['inc']['candidates']:,}, "
+                f"  sim {r['sim']} seed {r['seed']} common mode {r['mode']}: {r['total_s']:.0f} s "
+                f"(simulation {r['sim_s']:.0f} s), candidates {r['free']['candidates'] + r['inc']['candidates']:,}, "
                 f"false pages {r['free']['false_pages']}, false tickets {r['free']['false_tickets']}",
                 file=log,
                 flush=True,
             )
-    runs.sort(key=lambda r: (sims.index(r["sim"]), r["seed"]))
-    summaries = {f"sim {n}": summarise([r for r in runs if r["sim"] == n]) for n in sims}
+    runs.sort(key=lambda r: (sims.index(r["sim"]), names.index(r["mode"]), r["seed"]))
+    summaries = {
+        f"sim {n}" + (f" {m}" if len(names) > 1 else ""): summarise(
+            [r for r in runs if (r["sim"], r["mode"]) == (n, m)]
+        )
+        for n in sims
+        for m in names
+    }
     tick = tick_time() if with_tick else None
     return summaries, tick, runs
 
@@ -881,6 +981,12 @@ def main() -> int:
     p.add_argument("--no-tick", action="store_true", help="skip the timing of one tick over all streams")
     p.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes); each needs ~2.5 GB")
     p.add_argument("--json", help="also write every measurement to this file")
+    p.add_argument(
+        "--common-mode",
+        default="off",
+        help="common-mode corrections to compare on the same runs, comma-separated: off (the engine's default), "
+        "default (CommonMode(): 5 peers over 100 expected events) or PEERS:EXPECTED (e.g. 3:30); one column each",
+    )
     a = p.parse_args()
     seeds = parse_seeds(a.seeds)
     sims = [s.strip() for s in a.sims.split(",")]
@@ -898,6 +1004,7 @@ def main() -> int:
         with_tick=not a.no_tick,
         log=sys.stderr,
         jobs=a.jobs,
+        modes=a.common_mode,
     )
     print(
         f"\nDetector benchmark, {started}: seeds {a.seeds if not a.quick else seeds[0]}, {warm} + {test} days, "

@@ -33,6 +33,7 @@ from ._model import (
 from .builtin import builtin_detectors, configure, default_registry, evaluate_family
 from .canary import Canary
 from .changepoint import change_start
+from .common_mode import CommonMode
 from .cusum import Drift
 from .fdr import Decision, Outcome, benjamini_hochberg, select_alerts
 from .histograms import QuantileShift
@@ -43,6 +44,7 @@ __all__ = [
     "Baseline",
     "Bucket",
     "Canary",
+    "CommonMode",
     "CountLike",
     "Decision",
     "Detector",

@@ -118,13 +118,16 @@ def too_small(parent: str | None) -> Gate:
 class WindowStat:
     """Counts over the window of ``minutes`` ending at the evaluation time: ``observed`` events of ``trials``, the
     ``expected`` events if nothing changed, and the squared relative wander of the rate (``dispersion``, the
-    negative-binomial c) over such a window. :func:`select_alerts` compares a slice with its parent on these."""
+    negative-binomial c) over such a window. ``tested``: the detector tested this window (it passed the volume gate),
+    so the verdict can be decided again against another expectation (the common-mode correction).
+    :func:`select_alerts` compares a slice with its parent and with its peers on these."""
 
     minutes: int
     observed: int
     expected: float
     trials: int
     dispersion: float
+    tested: bool = False
 
     @property
     def ratio(self) -> float:

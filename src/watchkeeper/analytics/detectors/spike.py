@@ -38,6 +38,7 @@ from .changepoint import change_start
 
 DIRECTIONS = ("up", "down", "both")
 _BAND_Z = normal_isf(0.005)  # 99% two-sided
+_TAIL = {"up": 1.0, "down": -1.0, "both": 0.0}  # the verdict's "tail" value: the side of the test's p-value
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,13 +248,13 @@ class Spike:
     ) -> Verdict:
         """The verdict on a timeline already built (shared with the histogram test)."""
         wins = _windows(tl, self.ladder_minutes, base)
-        stats = tuple(WindowStat(w.minutes, w.k, w.mu, w.n, w.c) for w in wins)
         enough = [w for w in wins if w.minutes <= self.max_page_window_minutes and w.mu >= self.min_expected]
         if any(w.minutes <= self.page_minutes for w in enough):
             gate, tested = Gate.ENOUGH, enough
         else:
             tested = [w for w in wins if w.minutes <= self.max_minutes and w.mu >= self.min_expected_widened]
             gate = Gate.WIDENED if tested else too_small(parent)
+        stats = tuple(WindowStat(w.minutes, w.k, w.mu, w.n, w.c, any(w is t for t in tested)) for w in wins)
         if not tested:
             biggest = max(wins, key=lambda w: w.mu) if wins else None
             return Verdict(
@@ -297,7 +298,11 @@ class Spike:
             observed_events=best.k, expected_events=best.mu, trials=best.n,
             window=timedelta(minutes=best.minutes), started_at=started, parent=parent, direction=self.direction,
             windows=stats,
-            values=(("dispersion", best.c), ("windows_tested", float(len(tested)))),
+            # the level and floors, so select_alerts can decide again against its peers' common rise
+            values=(
+                ("dispersion", best.c), ("windows_tested", float(len(tested))), ("alpha", alpha * sensitivity),
+                ("min_ratio", self.min_ratio), ("min_excess", self.min_excess), ("tail", _TAIL[self.direction]),
+            ),
             reason=_reason(fired, effect, current, best, p_adj, gate),
         )  # fmt: skip
 
