@@ -362,16 +362,20 @@ def _top_unflagged(score: np.ndarray, flagged: np.ndarray, n: int) -> list[tuple
 
 
 def parse_modes(text: str) -> dict[str, CommonMode | None]:
-    """Common-mode settings by name: ``off``, ``default`` (``CommonMode()``) or ``PEERS:EXPECTED``."""
+    """Common-mode settings by name: ``off``, ``default`` (``CommonMode()``) or ``PEERS:EXPECTED``, either of the
+    last two followed by ``:pages`` to correct only the verdicts that may page (``pages_only``)."""
     out: dict[str, CommonMode | None] = {}
     for part in (p.strip() for p in text.split(",")):
-        if part == "off":
+        body, pages = part, False
+        if part.endswith(":pages"):
+            body, pages = part.removesuffix(":pages"), True
+        if body == "off" and not pages:
             out[part] = None
-        elif part == "default":
-            out[part] = CommonMode()
+        elif body == "default":
+            out[part] = CommonMode(pages_only=pages)
         else:
-            peers, _, expected = part.partition(":")
-            out[part] = CommonMode(min_peers=int(peers), min_expected=float(expected or 30))
+            peers, _, expected = body.partition(":")
+            out[part] = CommonMode(min_peers=int(peers), min_expected=float(expected or 30), pages_only=pages)
     return out
 
 
@@ -985,7 +989,8 @@ def main() -> int:
         "--common-mode",
         default="off",
         help="common-mode corrections to compare on the same runs, comma-separated: off (the engine's default), "
-        "default (CommonMode(): 5 peers over 100 expected events) or PEERS:EXPECTED (e.g. 3:30); one column each",
+        "default (CommonMode(): 5 peers over 100 expected events) or PEERS:EXPECTED (e.g. 3:30), either followed by "
+        ":pages to correct only verdicts that may page (e.g. 5:100:pages); one column each",
     )
     a = p.parse_args()
     seeds = parse_seeds(a.seeds)

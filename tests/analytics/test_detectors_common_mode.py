@@ -5,6 +5,7 @@ expectation nor raises a verdict."""
 from __future__ import annotations
 
 import statistics
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -175,6 +176,17 @@ def test_a_verdict_without_tested_windows_or_a_level_is_left_alone() -> None:
     vs = [*languages({"en": 1.1, "de": 1.1, "fr": 1.1, "es": 1.1, "pt": 1.1}), plain]
     assert CommonMode().factors(vs) == {}
     assert select(vs)["lang=it"].alert
+
+
+def test_with_pages_only_a_widened_window_verdict_is_left_as_it_fired_and_a_pageable_one_is_corrected() -> None:
+    *others, it = languages({"en": 1.1, "de": 1.12, "fr": 1.08, "es": 1.1, "pt": 1.1, "it": 1.3})
+    ticket = replace(it, gate=Gate.WIDENED)  # a small slice's test over a widened window: a ticket, never a page
+    pages_only = CommonMode(pages_only=True)
+    assert select([*others, ticket])["lang=it"].outcome is Outcome.COMMON_MODE  # by default a ticket is corrected
+    assert pages_only.factors([*others, ticket]) == {}
+    out = select([*others, ticket], common_mode=pages_only)
+    assert out["lang=it"].alert and out["lang=it"].verdict == ticket
+    assert select([*others, it], common_mode=pages_only)["lang=it"].outcome is Outcome.COMMON_MODE
 
 
 def test_bad_parameters_are_refused() -> None:

@@ -32,6 +32,8 @@ corrects nothing at that depth; a caller that knows each slice's dimensions pass
 
 The correction is an option, off by default (``select_alerts(..., common_mode=CommonMode())``): on the detection
 benchmark it cut false pages by a fifth to a third but lost a few detections on small slices (docs/alerting.md).
+``CommonMode(pages_only=True)`` corrects only the verdicts that may page, leaving small slices' widened-window
+tests (tickets, where those detections were lost) as they fired.
 
 A verdict can be decided again when it records its level and its tested windows: the spike test's (and the
 quantile-shift test's, which is a spike test on exceedances) do; a plugin's verdict that does not is left alone.
@@ -45,7 +47,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
-from ._model import Verdict, WindowStat
+from ._model import Gate, Verdict, WindowStat
 from ._tails import nbinom_band, normal_isf
 from .spike import tail_p
 
@@ -59,11 +61,14 @@ _ONE_SET = 1.25  # slices of one dimension set share their parents' traffic; two
 class CommonMode:
     """The common-mode correction's parameters (see the module docstring): a verdict's peers are the other slices of
     its ``group`` (default: its depth in the family) whose window expects at least ``min_expected`` events; their
-    median ratio corrects it when at least ``min_peers`` of them do."""
+    median ratio corrects it when at least ``min_peers`` of them do. ``pages_only``: correct only the verdicts that
+    may page (gate ``ENOUGH``); a small slice tested over a widened window (a ticket) is left as it fired, since it
+    is where the correction lost most detections. Every slice still counts as a peer."""
 
     min_peers: int = 5
     min_expected: float = 100.0
     group: Callable[[Verdict], Hashable] | None = None
+    pages_only: bool = False
 
     def __post_init__(self) -> None:
         if self.min_peers < 1:
@@ -77,7 +82,14 @@ class CommonMode:
         more slices of the same tick, read only as peers (a replay that tests only some slices passes the rest)."""
         family = {v.key: v for v in peers}
         family.update((v.key, v) for v in verdicts)
-        todo = [v for v in family.values() if v.fired and _tail(v) != 0.0 and any(w.tested for w in v.windows)]
+        todo = [
+            v
+            for v in family.values()
+            if v.fired
+            and _tail(v) != 0.0
+            and any(w.tested for w in v.windows)
+            and (v.gate is Gate.ENOUGH or not self.pages_only)
+        ]
         if not todo:
             return {}
         group_of = self.group
