@@ -16,10 +16,19 @@ from types import ModuleType
 import pytest
 from sqlalchemy import Engine, text
 
-from watchkeeper.trust import Signer, _sql, leaf_hash
+from watchkeeper.trust import Signer, leaf_hash
 from watchkeeper.trust.log import Sequencer
 from watchkeeper.trust.merkle import node_hash, python_pair_level
-from watchkeeper.trust.verify import VerifyReport, _compiled_scanner, _LeafScan, _scan, _Snapshot, verify_store
+from watchkeeper.trust.verify import (
+    VerifyReport,
+    _compiled_scanner,
+    _LeafScan,
+    _scan,
+    _Snapshot,
+    copy_sql,
+    scanner_layout,
+    verify_store,
+)
 
 from ..store.test_store import agent_trace, write
 from .test_log import leaves_in_log_order, seal, traces
@@ -93,24 +102,16 @@ def test_the_scanner_gives_the_canonical_leaf_hashes(reader: Reader, store: tupl
 
 
 def _copy_stream(engine: Engine, a: int, b: int) -> bytes:
-    cols = ", ".join(f"{n}::bigint" if k == "uint" else n for _t, n, k, _null in _sql.LEAF_LAYOUT)
-    sql = (
-        f"COPY (SELECT {cols}, payload, log_index FROM spans WHERE log_index >= {a} AND log_index < {b} "
-        "ORDER BY log_index) TO STDOUT (FORMAT BINARY)"
-    )
     raw = engine.raw_connection()
     try:
-        with raw.driver_connection.cursor() as cur, cur.copy(sql) as copy:  # type: ignore[union-attr]
+        with raw.driver_connection.cursor() as cur, cur.copy(copy_sql(a, b)) as copy:  # type: ignore[union-attr]
             return b"".join(bytes(c) for c in copy)
     finally:
         raw.close()
 
 
 def _copy_scanner(scan: ModuleType) -> object:
-    layout = _sql.LEAF_LAYOUT
-    kinds = "".join(("U" if n else "u") if k == "uint" else ("B" if n else "b") for _t, _c, k, n in layout)
-    committed = [c for _t, c, _k, _n in layout].index("payload_sha256")
-    return scan.CopyScanner(bytes(t for t, _c, _k, _n in layout), kinds, _sql.LEAF_HEAD, committed)
+    return scan.CopyScanner(*scanner_layout())
 
 
 def _feed(sc: object, data: bytes, piece: int, a: int, b: int) -> tuple[list[bytes], int, int] | None:

@@ -563,24 +563,41 @@ class _RangeReader(Protocol):
     def close(self) -> None: ...
 
 
+def copy_sql(a: int, b: int) -> str:
+    """The binary ``COPY`` of the rows of ``[a, b)`` the compiled reader parses on PostgreSQL: the leaf columns
+    (integers cast to ``bigint``, 8 bytes each), the payload, the log index."""
+    cols = ", ".join(f"{n}::bigint" if k == "uint" else n for _t, n, k, _null in _sql.LEAF_LAYOUT)
+    # COPY takes no bind parameters; the only values formatted in are the range's two ints
+    return (
+        f"COPY (SELECT {cols}, payload, log_index FROM spans WHERE log_index >= {int(a)} AND log_index < {int(b)} "  # noqa: S608
+        "ORDER BY log_index) TO STDOUT (FORMAT BINARY)"
+    )
+
+
+def scanner_layout() -> tuple[bytes, str, bytes, int]:
+    """What the compiled scanners are built with: the leaf columns' tags, their kinds (``u`` unsigned integer, ``b``
+    bytes or text, uppercase when NULL encodes as nothing), the leaf head, and which column is ``payload_sha256``."""
+    tags = bytes(tag for tag, _name, _kind, _null in _sql.LEAF_LAYOUT)
+    kinds = "".join(
+        (("U" if nullable else "u") if kind == "uint" else ("B" if nullable else "b"))
+        for _tag, _name, kind, nullable in _sql.LEAF_LAYOUT
+    )
+    committed = [name for _tag, name, _kind, _null in _sql.LEAF_LAYOUT].index("payload_sha256")
+    return tags, kinds, _sql.LEAF_HEAD, committed
+
+
 class _CopyReader:
     """The compiled scanner on PostgreSQL: each range's rows come as a binary ``COPY`` in the verifier's own
-    transaction (its snapshot), integer columns cast to ``bigint``, and are parsed and hashed as they arrive."""
+    transaction (its snapshot) and are parsed and hashed as they arrive."""
 
     def __init__(self, snap: _Snapshot, scanner: _scan.CopyScanner) -> None:
         self._snap = snap
         self._scanner = scanner
-        cols = ", ".join(f"{n}::bigint" if k == "uint" else n for _t, n, k, _null in _sql.LEAF_LAYOUT)
-        # COPY takes no bind parameters; the only values formatted in are the range's two ints
-        self._sql = (
-            f"COPY (SELECT {cols}, payload, log_index FROM spans WHERE log_index >= {{a}} AND log_index < {{b}} "  # noqa: S608
-            "ORDER BY log_index) TO STDOUT (FORMAT BINARY)"
-        )
 
     def scan(self, a: int, b: int, /) -> tuple[list[bytes], int, int] | None:
         sc = self._scanner
         sc.start(a, b)
-        for chunk in self._snap.copy_out(self._sql.format(a=int(a), b=int(b))):
+        for chunk in self._snap.copy_out(copy_sql(a, b)):
             sc.feed(chunk)
         return sc.finish()
 
@@ -593,18 +610,12 @@ def _compiled_scanner(snap: _Snapshot, rows_sql: str) -> _RangeReader | None:
     file or cannot be opened: the Python path then reads every range)."""
     if _scan is None:
         return None
-    tags = bytes(tag for tag, _name, _kind, _null in _sql.LEAF_LAYOUT)
-    kinds = "".join(
-        ("u" if kind == "uint" else "b").upper() if nullable else ("u" if kind == "uint" else "b")
-        for _tag, _name, kind, nullable in _sql.LEAF_LAYOUT
-    )
-    committed = [name for _tag, name, _kind, _null in _sql.LEAF_LAYOUT].index("payload_sha256")
     if snap.dialect == "postgresql":
-        return _CopyReader(snap, _scan.CopyScanner(tags, kinds, _sql.LEAF_HEAD, committed))
+        return _CopyReader(snap, _scan.CopyScanner(*scanner_layout()))
     if snap.file is None:
         return None
     try:
-        return _scan.Scanner(snap.file, rows_sql, tags, kinds, _sql.LEAF_HEAD, committed, _MMAP_BYTES)
+        return _scan.Scanner(snap.file, rows_sql, *scanner_layout(), _MMAP_BYTES)
     except OSError:
         return None
 
