@@ -43,7 +43,7 @@ from sqlalchemy import Engine, create_engine, insert, select, text
 
 from watchkeeper.config import Settings
 from watchkeeper.store import make_engine, migrate
-from watchkeeper.trust import _sql, leaf_hash, verify_consistency, verify_inclusion
+from watchkeeper.trust import Signer, _sql, leaf_hash, verify_consistency, verify_inclusion
 from watchkeeper.trust.log import (
     Checkpointer,
     LogReader,
@@ -208,6 +208,22 @@ def bench_seal(root: Path, n: int) -> bool:
     return ratio <= SEAL_TARGET
 
 
+def time_verify(engine: Engine, signer: Signer, n: int, compiled: bool, runs: int) -> tuple[float, float, str]:
+    """Best wall and CPU seconds of ``runs`` verifications of a store of ``n`` sealed spans (each must pass), and
+    which reader ran."""
+    best_wall = best_cpu = float("inf")
+    reader = ""
+    for _ in range(runs):
+        c = time.process_time()
+        t = time.perf_counter()
+        report = verify_store(engine, [signer.verifier], compiled=compiled)
+        best_wall = min(best_wall, time.perf_counter() - t)
+        best_cpu = min(best_cpu, time.process_time() - c)
+        assert report.ok and report.size == n, report.as_dict()
+        reader = report.reader
+    return best_wall, best_cpu, reader
+
+
 def bench_verify(root: Path, spans: int, ingest_spans: int, samples: int, rng: random.Random) -> bool:
     if not (root / "ingest" / "watchkeeper.db").exists():  # the rows the store is filled with
         ingest_and_seal(root, ingest_spans)
@@ -228,16 +244,7 @@ def bench_verify(root: Path, spans: int, ingest_spans: int, samples: int, rng: r
           f"({n / seq_s:,.0f} spans/s)")  # fmt: skip
     rates = {}
     for compiled, label in ((True, "compiled reader"), (False, "Python reader (baseline, --python-only)")):
-        best_wall = best_cpu = float("inf")
-        reader = ""
-        for _ in range(3 if compiled else 2):
-            c = time.process_time()
-            t = time.perf_counter()
-            report = verify_store(engine, [signer.verifier], compiled=compiled)
-            best_wall = min(best_wall, time.perf_counter() - t)
-            best_cpu = min(best_cpu, time.process_time() - c)
-            assert report.ok and report.size == n, report.as_dict()
-            reader = report.reader
+        best_wall, best_cpu, reader = time_verify(engine, signer, n, compiled, 3 if compiled else 2)
         rates[compiled] = n / best_cpu
         print(f"verify, {label} ({reader}): {n:,} leaves, best of {3 if compiled else 2}: {best_wall:.2f} s wall, "
               f"{best_cpu:.2f} s CPU = {n / best_cpu:,.0f} leaves/s CPU, {n / best_wall:,.0f} wall"
@@ -300,16 +307,9 @@ def bench_verify_pg(root: Path, spans_n: int, ingest_spans: int) -> bool:
         print(f"PostgreSQL store: {n:,} spans filled in {fill_s:.1f} s, sequenced in {seq_s:.1f} s")
         rates = {}
         for compiled in (True, False):
-            best_wall = best_cpu = float("inf")
-            for _ in range(2):
-                c = time.process_time()
-                t = time.perf_counter()
-                report = verify_store(engine, [signer.verifier], compiled=compiled)
-                best_wall = min(best_wall, time.perf_counter() - t)
-                best_cpu = min(best_cpu, time.process_time() - c)
-                assert report.ok and report.size == n, report.as_dict()
+            best_wall, best_cpu, reader = time_verify(engine, signer, n, compiled, 2)
             rates[compiled] = n / best_wall
-            print(f"verify on PostgreSQL, {report.reader} reader: {n:,} leaves, best of 2: {best_wall:.2f} s wall "
+            print(f"verify on PostgreSQL, {reader} reader: {n:,} leaves, best of 2: {best_wall:.2f} s wall "
                   f"= {n / best_wall:,.0f} leaves/s, client CPU {best_cpu:.2f} s = {n / best_cpu:,.0f}/s")  # fmt: skip
         print(f"  compiled / Python (wall): {rates[True] / rates[False]:.2f}×  ({_load()})")
         engine.dispose()
