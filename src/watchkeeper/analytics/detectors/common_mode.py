@@ -49,7 +49,7 @@ from datetime import timedelta
 
 from ._model import Gate, Verdict, WindowStat
 from ._tails import nbinom_band, normal_isf
-from .spike import tail_p
+from .spike import clears_floors, strongest
 
 _BAND_Z = normal_isf(0.005)  # 99% two-sided, as the spike test's band
 _SAME_WINDOW = 1.5  # a peer's window counts for the slice's when their lengths differ by less than this factor
@@ -173,19 +173,10 @@ def decide_again(v: Verdict, factors: Mapping[int, float]) -> Verdict:
     if alpha is None or min_ratio is None or min_excess is None or not tested or tail == 0.0:
         return v
     direction = _DIRECTIONS[tail]
-    best, best_mu, best_p = tested[0], tested[0].expected, 2.0
-    for w in tested:
-        mu = w.expected * factors.get(w.minutes, 1.0)
-        p = tail_p(w.observed, mu, w.dispersion, direction)
-        if p < best_p:
-            best, best_mu, best_p = w, mu, p
-    p_adj = min(1.0, best_p * len(tested))
-    excess = best.observed - best_mu
-    ratio = best.observed / best_mu if best_mu > 0 else math.inf
-    if tail > 0:
-        effect = ratio >= min_ratio and excess >= min_excess
-    else:
-        effect = ratio <= 1.0 / min_ratio and -excess >= min_excess
+    mus = [w.expected * factors.get(w.minutes, 1.0) for w in tested]
+    i, p_adj = strongest([(w.observed, mu, w.dispersion) for w, mu in zip(tested, mus, strict=True)], direction)
+    best, best_mu = tested[i], mus[i]
+    effect = clears_floors(best.observed, best_mu, direction, min_ratio, min_excess)
     fired = v.fired and effect and p_adj <= alpha
     factor = factors.get(best.minutes, 1.0)
     lo, hi = nbinom_band(best_mu, best.dispersion, _BAND_Z)

@@ -16,6 +16,7 @@ to its parent slice and is never alerted on.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -184,6 +185,28 @@ def tail_p(k: int, mu: float, c: float, direction: str) -> float:
     return min(1.0, 2.0 * min(nbinom_sf(k, mu, c), nbinom_cdf(k, mu, c)))
 
 
+def strongest(windows: Sequence[tuple[int, float, float]], direction: str) -> tuple[int, float]:
+    """Of windows given as (observed, expected, wander): the index of the one least likely under the baseline, and
+    its p-value times the number of windows tried (Bonferroni), at most 1."""
+    best, best_p = 0, 2.0
+    for i, (k, mu, c) in enumerate(windows):
+        p = tail_p(k, mu, c, direction)
+        if p < best_p:
+            best, best_p = i, p
+    return best, min(1.0, best_p * len(windows))
+
+
+def clears_floors(k: int, mu: float, direction: str, min_ratio: float, min_excess: float) -> bool:
+    """``k`` events against ``mu`` expected is a change worth reporting: at least ``min_ratio`` times (or at most
+    1/``min_ratio`` of) the expected count and ``min_excess`` events from it, in the direction watched ("both": the
+    direction it went)."""
+    excess = k - mu
+    ratio = k / mu if mu > 0 else math.inf
+    if direction == "up" or (direction == "both" and excess > 0):
+        return ratio >= min_ratio and excess >= min_excess
+    return ratio <= 1.0 / min_ratio and -excess >= min_excess
+
+
 @dataclass(slots=True)
 class Spike:
     """The spike test (see the module docstring). ``alpha`` is the per-evaluation false-alarm probability at
@@ -264,19 +287,10 @@ class Spike:
                 window=timedelta(minutes=biggest.minutes) if biggest else timedelta(0),
                 reason=f"fewer than {self.min_expected_widened:g} expected events in {self.max_minutes} minutes",
             )  # fmt: skip
-        best, best_p = tested[0], 2.0
-        for w in tested:
-            p = tail_p(w.k, w.mu, w.c, self.direction)
-            if p < best_p:
-                best, best_p = w, p
-        p_adj = min(1.0, best_p * len(tested))
-        excess = best.k - best.mu
+        at_best, p_adj = strongest([(w.k, w.mu, w.c) for w in tested], self.direction)
+        best = tested[at_best]
+        effect = clears_floors(best.k, best.mu, self.direction, self.min_ratio, self.min_excess)
         ratio = best.k / best.mu if best.mu > 0 else math.inf
-        up = excess > 0
-        if self.direction == "up" or (self.direction == "both" and up):
-            effect = ratio >= self.min_ratio and excess >= self.min_excess
-        else:
-            effect = ratio <= 1.0 / self.min_ratio and -excess >= self.min_excess
         r_hat = ratio if math.isfinite(ratio) else 1e6
         current = _still_shifted(tl, best, r_hat)
         alpha = self.alpha if gate is Gate.ENOUGH else self.alpha_widened
