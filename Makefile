@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-BUILD  := pyproject.toml setup.py src/watchkeeper/trust/_scan.c
+BUILD  := pyproject.toml setup.py src/watchkeeper/trust/_scan.c src/watchkeeper/signals/_langscan.c
 STAMP  := $(VENV)/.installed-$(shell cat $(BUILD) | cksum | cut -d' ' -f1)
 
 .PHONY: install demo serve test test-fast lint bench docs-check clean
@@ -50,4 +50,4 @@ bench: install
 	$(PY) bench/run_all.py
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache test-artifacts src/watchkeeper/trust/*.so
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache test-artifacts src/watchkeeper/trust/*.so src/watchkeeper/signals/*.so

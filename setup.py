@@ -1,8 +1,11 @@
-"""The compiled part of Watchkeeper: one optional C extension that speeds up ``watchkeeper verify`` on SQLite stores.
+"""The compiled parts of Watchkeeper: two optional C extensions.
 
-Everything else is in pyproject.toml. The extension needs a C compiler and the SQLite 3 and OpenSSL headers
-(Debian: ``gcc libsqlite3-dev libssl-dev``); where they are missing the install goes on without it and ``verify``
-uses the pure-Python path (same results, slower). ``watchkeeper verify --json`` says which one ran.
+- ``watchkeeper.trust._scan`` speeds up ``watchkeeper verify`` (needs the SQLite 3 and OpenSSL headers, Debian:
+  ``libsqlite3-dev libssl-dev``); ``watchkeeper verify --json`` says which reader ran.
+- ``watchkeeper.signals._langscan`` scores the language signal's model in one pass (needs only a C compiler).
+
+Everything else is in pyproject.toml. Where a compiler or the headers are missing the install goes on without the
+extension and the pure-Python path runs instead (same results, slower).
 """
 
 from setuptools import Extension, setup
@@ -15,6 +18,13 @@ setup(
             libraries=["sqlite3", "crypto"],
             extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
             optional=True,
-        )
+        ),
+        Extension(
+            "watchkeeper.signals._langscan",
+            sources=["src/watchkeeper/signals/_langscan.c"],
+            libraries=["m"],
+            extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+            optional=True,
+        ),
     ]
 )

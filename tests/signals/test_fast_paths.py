@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
+import os
 import re
 import sys
 import unicodedata
@@ -220,21 +221,135 @@ def test_the_remembered_language_walk_equals_the_model_s_own() -> None:
 
     plain = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
     plain.set_languages([lang for lang in language.LANGUAGES if lang in plain.nb_classes])
-    fast = language._identifier()
+    fast = language._identifier(compiled=False)
     assert type(fast) is not LanguageIdentifier  # the fast path is in use
-    samples = [
-        "Where is my package? It should have arrived yesterday.",
-        "Wo ist mein Paket? Es hätte gestern ankommen sollen.",
-        "Où est mon colis ? Il aurait dû arriver hier.",
-        "Где моя посылка? Она должна была прийти вчера.",
-        "我的包裹在哪里？它应该昨天到的。",
-        "  double  spaces and a trailing space ",
-        "",
-        "a",
-        "x" * 400,
-    ]
-    for text in samples * 2:  # the second round reads remembered words
+    assert fast._compiled is None
+    for text in _LANGUAGE_SAMPLES * 2:  # the second round reads remembered words
         assert fast.classify(text) == plain.classify(text)
+
+
+_LANGUAGE_SAMPLES = [
+    "Where is my package? It should have arrived yesterday.",
+    "Wo ist mein Paket? Es hätte gestern ankommen sollen.",
+    "Où est mon colis ? Il aurait dû arriver hier.",
+    "Где моя посылка? Она должна была прийти вчера.",
+    "Де моя посилка? Вона мала прийти вчора.",
+    "Gdzie jest moja paczka? Powinna była dotrzeć wczoraj.",
+    "Onde está o meu pacote? Deveria ter chegado ontem.",
+    "Dónde está mi paquete? Debería haber llegado ayer.",
+    "Hvor er pakken min? Den skulle ha kommet i går.",
+    "Hvor er min pakke? Den skulle være kommet i går.",
+    "Di mana paket saya? Seharusnya sudah tiba kemarin.",
+    "我的包裹在哪里？它应该昨天到的。",
+    "私の荷物はどこですか？昨日届くはずでした。",
+    "मेरा पैकेज कहाँ है? यह कल आ जाना चाहिए था।",
+    "أين طردي؟ كان يجب أن يصل أمس.",
+    "  double  spaces and a trailing space ",
+    "",
+    "a",
+    "x" * 400,
+    "UPPER CASE TEXT IS LOWERED BY THE MODEL FIRST",
+    "ab" * 3000,  # one n-gram thousands of times
+]
+
+
+@pytest.fixture(scope="module")  # the hypothesis test below reads it for every input
+def langscan() -> object:
+    from watchkeeper.signals import _langscan
+
+    if _langscan is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("watchkeeper.signals._langscan was not built (setup.py; needs a C compiler)")
+        pytest.skip("the compiled language scorer is not built here (no C compiler): the Python walk scores")
+    if not language.model_available():
+        pytest.skip("the language model is not installed")
+    return _langscan
+
+
+def _same_answer(text: str) -> None:
+    fast, slow = language._identifier(compiled=True), language._identifier(compiled=False)
+    assert fast._compiled is not None
+    a, b = fast._decide(text), slow._decide(text)
+    assert a.dtype == b.dtype and a.shape == b.shape
+    assert max(abs(x - y) for x, y in zip(a.tolist(), b.tolist(), strict=True)) < 1e-5
+    sample = language._without_identifiers(text[:300])
+    got, want = language._settle(fast, sample), language._settle(slow, sample)
+    assert got[0] == want[0] and got[1] == pytest.approx(want[1], abs=1e-5)
+
+
+def test_the_compiled_language_scorer_gives_the_model_s_answers(langscan: object) -> None:
+    for text in _LANGUAGE_SAMPLES:
+        _same_answer(text)
+    assert language.classify_language("Wo ist mein Paket? Es hätte gestern ankommen sollen.").label == "de"
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts)
+def test_the_compiled_language_scorer_agrees_on_any_text(langscan: object, text: str) -> None:
+    _same_answer(text)
+
+
+def test_the_compiled_scorer_sums_log1p_counts_of_the_rows_seen_on_a_small_model(langscan: object) -> None:
+    import math
+
+    import numpy as np
+
+    model_cls = langscan.Model  # type: ignore[attr-defined]
+    # Three states: 0 (start, emits nothing), 1 and 2. From any state, byte "a" leads to state 1, which emits
+    # feature 0, "b" to state 2, which emits feature 1, anything else to state 0.
+    nextmove = np.zeros(3 * 256, dtype=np.uint32)
+    for row in range(3):
+        nextmove[row * 256 + ord("a")], nextmove[row * 256 + ord("b")] = 1, 2
+    rowbase = np.array([0, 256, 512], dtype=np.int64)
+    output = np.array([-1, 0, 1], dtype=np.int32)
+    table = np.array([[-1.0, -2.0, -3.0], [-0.5, -0.25, -4.0]], dtype=np.float32)
+    prior = np.array([-0.1, -0.2, -0.3], dtype=np.float32)
+    m = model_cls(nextmove, rowbase, output, table, prior)
+    out = np.zeros(3, dtype=np.float32)
+    assert m.score(b"aab", out) == 2  # features 0, 0, 1
+    want = prior + math.log1p(2) * table[0] + math.log1p(1) * table[1]
+    assert out.tolist() == pytest.approx(want.tolist(), rel=1e-6)
+    assert m.score(b"zz", np.full(3, 7.0, dtype=np.float32)) == 0  # no feature seen: the caller asks the model
+    t = 0.5
+    assert m.score(b"aab", out, t) == 2
+    e = np.exp(want * t - (want * t).max())
+    assert out.tolist() == pytest.approx((e / e.sum()).tolist(), rel=1e-5)
+    assert m.score(b"aab", out) == 2  # the scratch counts were reset: the same text, the same scores
+    assert out.tolist() == pytest.approx(want.tolist(), rel=1e-6)
+    # one feature 65,535 times (a text of 64 KiB or more): handed back (-1) to the Python path, which counts on
+    assert m.score(b"a" * 70_000, out) == -1
+    assert m.score(b"aab", out) == 2 and out.tolist() == pytest.approx(want.tolist(), rel=1e-6)
+    fast = language._identifier(compiled=True)
+    long = "ab" * 70_000
+    assert fast._compiled.score(fast._encode(long), np.empty(len(fast.nb_pc), dtype=np.float32)) == -1
+    assert fast._decide(long).tolist() == language._identifier(compiled=False)._decide(long).tolist()
+
+
+def test_the_compiled_scorer_refuses_a_model_that_points_outside_itself(langscan: object) -> None:
+    import numpy as np
+
+    model_cls = langscan.Model  # type: ignore[attr-defined]
+    ok = {
+        "nextmove": np.zeros(256, dtype=np.uint32),
+        "rowbase": np.zeros(1, dtype=np.int64),
+        "output": np.full(1, -1, dtype=np.int32),
+        "table": np.zeros((2, 3), dtype=np.float32),
+        "prior": np.zeros(3, dtype=np.float32),
+    }
+    model_cls(*ok.values())
+    with pytest.raises(TypeError, match="table must be a contiguous array of 4-byte items"):
+        model_cls(*{**ok, "table": ok["table"].astype(np.float64)}.values())
+    bad = ok["nextmove"].copy()
+    bad[7] = 1
+    with pytest.raises(ValueError, match="transition 7 of the automaton points outside the model"):
+        model_cls(*{**ok, "nextmove": bad}.values())
+    with pytest.raises(ValueError, match="state 0 of the automaton points outside the model"):
+        model_cls(*{**ok, "output": np.array([2], dtype=np.int32)}.values())
+    with pytest.raises(ValueError, match="do not describe one model"):
+        model_cls(*{**ok, "prior": np.zeros(4, dtype=np.float32)}.values())
+    m = model_cls(*ok.values())
+    with pytest.raises(ValueError, match="out must hold 3 float32 values"):
+        m.score(b"abc", np.zeros(2, dtype=np.float32))
 
 
 def test_without_hyperscan_every_family_runs(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -22,6 +22,11 @@ from typing import Any
 from ._model import Label, unknown
 from ._text import check_text
 
+try:  # the compiled scorer (setup.py); without it the remembered walk below scores in Python, to the same labels
+    from . import _langscan
+except ImportError:  # pragma: no cover - an install without a C compiler
+    _langscan = None  # type: ignore[assignment]
+
 VERSION = "language-4"
 MIN_CHARS = 3
 
@@ -116,13 +121,14 @@ def classify_script(text: str | None) -> Label:
     return Label(name, share, VERSION)
 
 
-@lru_cache(maxsize=1)
-def _identifier() -> Any:
+@lru_cache(maxsize=2)
+def _identifier(compiled: bool = True) -> Any:
+    """py3langid's identifier over LANGUAGES, scored by the compiled scorer where it is built and ``compiled``."""
     try:
         from py3langid.langid import MODEL_FILE, LanguageIdentifier  # type: ignore[import-untyped]  # no stubs
     except ImportError:
         return None
-    ident = _memoised(LanguageIdentifier).from_model_file(MODEL_FILE, norm_probs=True)
+    ident = _memoised(LanguageIdentifier, compiled=compiled).from_model_file(MODEL_FILE, norm_probs=True)
     ident.set_languages([lang for lang in LANGUAGES if lang in ident.nb_classes])
     return ident
 
@@ -133,14 +139,17 @@ _MEMO_ENTRIES = 100_000
 _MEMO_PIECE = 32
 
 
-def _memoised(base: Any) -> Any:
-    """``base`` (py3langid's identifier class) with its byte-by-byte automaton walk remembered per word.
+def _memoised(base: Any, *, compiled: bool = True) -> Any:
+    """``base`` (py3langid's identifier class) scored without its byte-by-byte walk in Python.
 
-    py3langid counts its n-gram features by walking an automaton over the text's bytes in Python. Words repeat, so
-    the walk over ``word + b" "`` from a given state (its end state and the features it emits) is remembered; the
-    counts are exactly those of the plain walk. ``base`` itself when the installed version's internals differ.
+    py3langid counts its n-gram features by walking an automaton over the text's bytes in Python. With ``compiled``
+    and the extension built (``_langscan.c``), the walk, the counts and the sums of the table's rows are done in C
+    over py3langid's own arrays. Otherwise words repeat, so the walk over ``word + b" "`` from a given state (its
+    end state and the features it emits) is remembered; the counts are exactly those of the plain walk. ``base``
+    itself when the installed version's internals differ.
     """
-    needed = ("tk_nextmove", "tk_output", "_rowbase", "_sparse_score", "_raw_score", "nb_classes", "nb_ptc")
+    needed = ("tk_nextmove", "tk_output", "_rowbase", "_sparse_score", "_raw_score", "_decide", "_encode",
+              "_alias_pairs", "_norm_probs", "nb_classes", "nb_ptc", "nb_pc")  # fmt: skip
     if not all(a in dir(base) or a in getattr(base, "__slots__", ()) for a in needed):
         return base
     import numpy as np
@@ -148,12 +157,22 @@ def _memoised(base: Any) -> Any:
     class Memoised(base):  # type: ignore[misc]  # py3langid has no stubs
         _memo: dict[tuple[int, bytes], tuple[int, tuple[int, ...]]]
         _table: Any
+        _compiled: Any = None  # _langscan.Model over the same arrays, when the extension is built
 
         def set_languages(self, langs: Any = None) -> None:
             super().set_languages(langs)
             # The scores are float32 sums of float16 table rows; gathering rows from a C-ordered float32 copy
             # is several times faster and gives the same numbers.
             self._table = np.ascontiguousarray(self.nb_ptc, dtype=np.float32)
+            self._compiled = None
+            if _langscan is not None and compiled:
+                self._compiled = _langscan.Model(
+                    np.asarray(self.tk_nextmove, dtype=np.uint32),
+                    np.asarray(self._rowbase, dtype=np.int64),
+                    np.asarray(self.tk_output, dtype=np.int32),
+                    self._table,
+                    np.ascontiguousarray(self.nb_pc, dtype=np.float32),
+                )
 
         def _walk(self, state: int, piece: bytes) -> tuple[int, tuple[int, ...]]:
             nm, rowbase, out = self.tk_nextmove, self._rowbase, self.tk_output
@@ -165,7 +184,28 @@ def _memoised(base: Any) -> Any:
                     feats.append(f)
             return state, tuple(feats)
 
+        def _decide(self, text: Any) -> Any:
+            compiled = self._compiled
+            if compiled is None or not self._norm_probs:
+                return super()._decide(text)
+            data = self._encode(text)
+            scores = np.empty(len(self.nb_pc), dtype=np.float32)
+            if compiled.score(data, scores, 1.0 / math.sqrt(len(data) or 1)) <= 0:
+                return super()._decide(text)  # no features (or an n-gram seen 65,535 times): py3langid's answer
+            for i, j in self._alias_pairs:  # an aliased column is folded into the first, as py3langid does
+                scores[i] += scores[j]
+                scores[j] = 0.0
+            return scores
+
         def _raw_score(self, text: bytes) -> Any:
+            compiled = self._compiled
+            if compiled is not None:
+                scores = np.empty(len(self.nb_pc), dtype=np.float32)
+                n = compiled.score(text, scores)
+                if n > 0:
+                    return scores
+                if n == 0:
+                    return super()._raw_score(b"")  # no features: the model's own answer for an empty text
             memo = self.__dict__.get("_memo")
             if memo is None or len(memo) > _MEMO_ENTRIES:  # a long-running server sees an open vocabulary
                 memo = self.__dict__["_memo"] = {}
