@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-BUILD  := pyproject.toml setup.py src/watchkeeper/trust/_scan.c src/watchkeeper/signals/_langscan.c
+BUILD  := pyproject.toml setup.py src/watchkeeper/trust/_scan.c src/watchkeeper/signals/_langscan.c src/watchkeeper/signals/_wordscan.c
 STAMP  := $(VENV)/.installed-$(shell cat $(BUILD) | cksum | cut -d' ' -f1)
 
 .PHONY: install demo serve test test-fast lint bench docs-check clean

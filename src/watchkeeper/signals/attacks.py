@@ -328,7 +328,7 @@ def _families(text: str, system: str | None, model: bool = True) -> frozenset[st
     if system and _asks_forbidden_topic(t, system):
         found.add("forbidden_topic")
     lm = _text_model() if model else None
-    if lm is not None and lm.probability(_linear.features(t)) >= _text_model_cut(lm):
+    if lm is not None and lm.probability_of_text(t) >= _text_model_cut(lm):
         found.add("text_model")
     return frozenset(found)
 
