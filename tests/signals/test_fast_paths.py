@@ -271,10 +271,15 @@ def _same_answer(text: str) -> None:
     assert fast._compiled is not None
     a, b = fast._decide(text), slow._decide(text)
     assert a.dtype == b.dtype and a.shape == b.shape
-    assert max(abs(x - y) for x, y in zip(a.tolist(), b.tolist(), strict=True)) < 1e-5
+    # The model's scores are float32 sums (numpy's), ours double-precision ones: over the thousands of features of a
+    # long text the float32 sums drift by a few units in their seventh digit, ~1e-4 of a probability at most.
+    assert max(abs(x - y) for x, y in zip(a.tolist(), b.tolist(), strict=True)) < 1e-3
     sample = language._without_identifiers(text[:300])
     got, want = language._settle(fast, sample), language._settle(slow, sample)
-    assert got[0] == want[0] and got[1] == pytest.approx(want[1], abs=1e-5)
+    if got[0] != want[0]:  # only a tie to those digits may go the other way
+        scores = dict(zip(slow.nb_classes, slow._decide(sample).tolist(), strict=False))
+        assert abs(scores[got[0]] - scores[want[0]]) < 1e-3, (got, want)
+    assert got[1] == pytest.approx(want[1], abs=1e-3)
 
 
 def test_the_compiled_language_scorer_gives_the_model_s_answers(langscan: object) -> None:
@@ -283,8 +288,13 @@ def test_the_compiled_language_scorer_gives_the_model_s_answers(langscan: object
     assert language.classify_language("Wo ist mein Paket? Es hätte gestern ankommen sollen.").label == "de"
 
 
+# Long texts, mixed languages and scripts: the compiled scorer walks a text of more than a few dozen bytes as four
+# interleaved walks over its quarters, each entering its quarter in the state the single walk would be in.
+long_texts = st.lists(st.sampled_from(_LANGUAGE_SAMPLES[:16]) | texts, min_size=2, max_size=10).map(" ".join)
+
+
 @settings(max_examples=300, deadline=None)
-@given(texts)
+@given(texts | long_texts)
 def test_the_compiled_language_scorer_agrees_on_any_text(langscan: object, text: str) -> None:
     _same_answer(text)
 
@@ -323,6 +333,61 @@ def test_the_compiled_scorer_sums_log1p_counts_of_the_rows_seen_on_a_small_model
     long = "ab" * 70_000
     assert fast._compiled.score(fast._encode(long), np.empty(len(fast.nb_pc), dtype=np.float32)) == -1
     assert fast._decide(long).tolist() == language._identifier(compiled=False)._decide(long).tolist()
+
+
+def _aho_corasick(patterns: list[bytes]) -> tuple[list[int], list[int], list[int]]:
+    """The full automaton of ``patterns`` in py3langid's layout: (next state per row and byte, each state's row
+    offset, the pattern each state emits or -1)."""
+    children: list[dict[int, int]] = [{}]
+    label: list[bytes] = [b""]
+    for pat in patterns:
+        s = 0
+        for b in pat:
+            if b not in children[s]:
+                children[s][b] = len(children)
+                children.append({})
+                label.append(label[s] + bytes([b]))
+            s = children[s][b]
+    node = {lab: i for i, lab in enumerate(label)}
+
+    def move(s: int, b: int) -> int:  # the longest suffix of label + b that is a node
+        x = label[s] + bytes([b])
+        while x not in node:
+            x = x[1:]
+        return node[x]
+
+    nextmove = [move(s, b) for s in range(len(label)) for b in range(256)]
+    emits = {pat: i for i, pat in enumerate(patterns)}
+    return nextmove, [s * 256 for s in range(len(label))], [emits.get(lab, -1) for lab in label]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(alphabet="abcd ", max_size=600).map(str.encode), st.sampled_from([0, 1, 2]))
+def test_the_compiled_walk_counts_every_feature_of_a_long_text_exactly(langscan: object, text: bytes, k: int) -> None:
+    import math
+
+    import numpy as np
+
+    patterns = [[b"a", b"ab", b"abc", b"bcd", b"dd", b"cab", b"abca"], [b"a"], [b"abcdab", b"b a", b"  "]][k]
+    nextmove, rowbase, output = _aho_corasick(patterns)
+    n = len(patterns)
+    # one class per pattern, each row a one-hot: the score of class i is log1p(count of pattern i)
+    table = np.eye(n, dtype=np.float32)
+    model = langscan.Model(  # type: ignore[attr-defined]
+        np.array(nextmove, dtype=np.uint32), np.array(rowbase, dtype=np.int64), np.array(output, dtype=np.int32),
+        table, np.zeros(n, dtype=np.float32),
+    )  # fmt: skip
+    assert model.depth == max(map(len, patterns))
+    state, want = 0, [0] * n
+    for b in text:  # the plain walk
+        state = nextmove[rowbase[state] + b]
+        if output[state] >= 0:
+            want[output[state]] += 1
+    out = np.zeros(n, dtype=np.float32)
+    seen = model.score(text, out)
+    assert seen == sum(1 for c in want if c)
+    if seen:
+        assert [round(math.expm1(x)) for x in out.tolist()] == want
 
 
 def test_the_compiled_scorer_refuses_a_model_that_points_outside_itself(langscan: object) -> None:
