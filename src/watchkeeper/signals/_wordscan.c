@@ -142,6 +142,9 @@ static PyObject *WordModel_score(WordModel *self, PyObject *arg) {
         PyErr_SetString(PyExc_TypeError, "text must be a str");
         return NULL;
     }
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(arg) < 0) return NULL; /* a legacy string's canonical form (always there from 3.12) */
+#endif
     if (!PyUnicode_IS_ASCII(arg)) Py_RETURN_NONE;
     Py_ssize_t n = PyUnicode_GET_LENGTH(arg);
     const char *t = (const char *)PyUnicode_DATA(arg);
