@@ -6,7 +6,8 @@ from client threads in this process over keep-alive connections, and reports:
     checked in the store, so "acknowledged" is also "queryable");
   - server CPU time per span (all server processes, user + system), the number that does not depend on how busy
     the machine is;
-  - bytes on disk per span (SQLite: main file + WAL after a checkpoint; PostgreSQL: the spans table with indexes);
+  - bytes on disk per span once the verifiable log has sealed every span (SQLite: main file + WAL after a
+    checkpoint; PostgreSQL: the spans table with indexes);
   - server start-up time (process spawn → /readyz answers 200);
   - peak server RSS, and under overload (a tiny queue, many clients) that 429s are answered and RSS stays bounded.
 
@@ -211,6 +212,26 @@ def send_all(ports: list[int], bodies: list[tuple[bytes, int]], clients: int) ->
     return time.perf_counter() - t0, acked, throttled
 
 
+def wait_for_log(conn: http.client.HTTPConnection, limit_s: float = 3600) -> float:
+    """Seconds until the server has appended every stored span to its verifiable log (its sequencer runs behind
+    the writer: a span is acknowledged when it is stored, and sealed into the log shortly after)."""
+    t0 = time.perf_counter()
+    while True:
+        conn.request("GET", "/metrics")
+        body = conn.getresponse().read().decode()
+        delay = next(
+            (float(ln.split()[-1]) for ln in body.splitlines() if ln.startswith("watchkeeper_log_merge_delay_seconds")),
+            None,
+        )
+        if delay is None:
+            raise SystemExit("the server's /metrics has no watchkeeper_log_merge_delay_seconds")
+        if delay == 0:
+            return time.perf_counter() - t0
+        if time.perf_counter() - t0 > limit_s:
+            raise SystemExit(f"the log did not catch up in {limit_s:.0f} s")
+        time.sleep(0.5)  # polling a server's progress, not timing anything
+
+
 def count_spans(url: str) -> int:
     from sqlalchemy import create_engine, text
 
@@ -281,6 +302,8 @@ def run(engine: str, total: int, processes: int, clients: int, *, core_chain: bo
         seconds, acked, throttled = send_all([server.port], bodies, clients)
         cpu = cpu_seconds(pids) - cpu0
         stored = count_spans(url)
+        # the store's size once the log has sealed every span (the steady state of a server that ingests as it goes)
+        log_s = wait_for_log(connect(server.port))
         rss = peak_rss_mb(server.proc.pid)
         server.proc.terminate()
         server.proc.wait(60)
@@ -297,6 +320,7 @@ def run(engine: str, total: int, processes: int, clients: int, *, core_chain: bo
             "wire_bytes_per_span": wire,
             "ready_s": server.ready_s,
             "all_workers_ready_s": all_ready_s,
+            "log_catch_up_s": log_s,
             "peak_rss_mb": rss,
             "throttled": throttled,
         }

@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).parent))
-from ingest_e2e import connect, peak_rss_mb, start_server
+from ingest_e2e import connect, peak_rss_mb, start_server, wait_for_log
 from watchkeeper.config import Settings
 from watchkeeper.records import (
     Account,
@@ -161,30 +161,6 @@ def timed(conn: http.client.HTTPConnection, path: str) -> float:
     if r.status != 200:
         raise SystemExit(f"{path} answered {r.status}")
     return dt * 1000
-
-
-def wait_for_log(conn: http.client.HTTPConnection, limit_s: float = 3600) -> float:
-    """Seconds until the server has appended every stored span to its verifiable log.
-
-    The spans are loaded straight into the store, so a server started on it first seals them all (a bulk import's
-    catch-up: a write transaction every few thousand leaves). Queries are timed after that, in the steady state a
-    server that ingests as it goes is in; an audited content read during the catch-up waits for the write lock.
-    """
-    t0 = time.perf_counter()
-    while True:
-        conn.request("GET", "/metrics")
-        body = conn.getresponse().read().decode()
-        delay = next(
-            (float(ln.split()[-1]) for ln in body.splitlines() if ln.startswith("watchkeeper_log_merge_delay_seconds")),
-            None,
-        )
-        if delay is None:
-            raise SystemExit("the server's /metrics has no watchkeeper_log_merge_delay_seconds")
-        if delay == 0:
-            return time.perf_counter() - t0
-        if time.perf_counter() - t0 > limit_s:
-            raise SystemExit(f"the log did not catch up in {limit_s:.0f} s")
-        time.sleep(0.5)  # polling a server's progress, not timing anything
 
 
 def measure(n_spans: int, repeat: int = 50, keep: str | None = None) -> dict[str, Any]:
