@@ -53,9 +53,9 @@ PUBLIC = {
         "MatchType", "Matcher", "Notification", "NotifierEnv", "NotifierRegistry", "Problem", "Reading", "Received",
         "Receiver", "RollupSource", "Route", "RouteSpec", "RuleSet", "RulesError", "SEVERITIES", "Sent", "SeriesSource",
         "Silence", "Silencer", "SliceTest", "TickReport", "Transition", "Verdict", "add_silence", "alert_history",
-        "backtest", "build_receivers", "build_route", "default_notifiers", "default_rules_text", "expire_silence",
-        "fdr_from_detectors", "fingerprint", "get_silence", "list_alerts", "list_notifications", "list_silences",
-        "live_alerting", "load_rules", "parse_matcher", "parse_matchers", "parse_rules", "receive",
+        "backtest", "build_receivers", "build_route", "common_mode", "default_notifiers", "default_rules_text",
+        "expire_silence", "fdr_from_detectors", "fingerprint", "get_silence", "list_alerts", "list_notifications",
+        "list_silences", "live_alerting", "load_rules", "parse_matcher", "parse_matchers", "parse_rules", "receive",
         "rules_from_settings", "slice_key"
     ],
 }  # fmt: skip

@@ -1327,7 +1327,7 @@ def backtest(
     start, fire time and delay, and every notification that would have been sent. Nothing is stored or sent."""
     from .alerting import RulesError, load_rules
     from .alerting._labels import parse_duration, parse_rfc3339, rfc3339
-    from .alerting.rollup_source import replay
+    from .alerting.rollup_source import common_mode, replay
 
     s = _settings(config_file, data_dir=data_dir, database_url=database_url)
     now = time.time_ns() // 10**9 * 10**9
@@ -1365,6 +1365,7 @@ def backtest(
             step_ns=step_ns,
             new_account_days=s.new_account_days,
             minute_days=s.rollup_minute_days,
+            common_mode=common_mode(s.alert_common_mode),
         )
     finally:
         store.dispose()

@@ -288,6 +288,14 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds between evaluations of the alert rules (each on the records' event time); 0 disables alerting.",
     ),
     Setting(
+        "alert_common_mode",
+        str,
+        "off",
+        "The common-mode correction of the alert rules: off, pages (a slice that may page is tested against the "
+        "common rise of the other slices of its dimension set, so a holiday or a surge of all traffic pages once, "
+        "above them) or all (every slice, tickets too; docs/alerting.md).",
+    ),
+    Setting(
         "notifier_timeout_s",
         int,
         10,
@@ -364,6 +372,7 @@ class Settings:
     metrics_slice_window_s: int = 300
     alert_rules_file: str = ""
     alert_interval_s: int = 60
+    alert_common_mode: str = "off"
     notifier_timeout_s: int = 10
     notifier_attempts: int = 5
     external_url: str = ""
@@ -455,6 +464,8 @@ def _validate(values: dict[str, Any]) -> None:
         )
     if values["sqlite_synchronous"] not in ("normal", "full"):
         raise ConfigError("sqlite_synchronous must be 'normal' or 'full'")
+    if values["alert_common_mode"] not in ("off", "pages", "all"):
+        raise ConfigError("alert_common_mode must be one of off, pages, all")
     if values["log_level"] not in ("debug", "info", "warning", "error"):
         raise ConfigError("log_level must be one of debug, info, warning, error")
     if not 0 < values["port"] < 65536:

@@ -49,7 +49,7 @@ from .notifiers import (
     NotifierRegistry,
     default_notifiers,
 )
-from .rollup_source import RollupSource, fdr_from_detectors
+from .rollup_source import RollupSource, common_mode, fdr_from_detectors
 from .routing import Route, RouteSpec, build_route
 from .rules import (
     GLOBAL,
@@ -118,6 +118,7 @@ __all__ = [
     "backtest",
     "build_receivers",
     "build_route",
+    "common_mode",
     "default_notifiers",
     "default_rules_text",
     "expire_silence",

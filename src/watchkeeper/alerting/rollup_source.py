@@ -10,6 +10,7 @@ history depends only on the hour it ends in, so it is read once per hour and sli
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
@@ -30,7 +31,14 @@ from ..analytics import (
     rate_series,
     slices_with_traffic,
 )
-from ..analytics.detectors import HistogramBucket, HistogramStream, RateStream, default_registry, select_alerts
+from ..analytics.detectors import (
+    CommonMode,
+    HistogramBucket,
+    HistogramStream,
+    RateStream,
+    default_registry,
+    select_alerts,
+)
 from ..analytics.detectors import Verdict as DetectorVerdict
 from ..analytics.rollups import RollupReader, utc
 from ..errors import InputError
@@ -225,14 +233,36 @@ def _ceil(ns: int, width_ns: int) -> int:
 _utc = lru_cache(maxsize=16_384)(utc)  # bucket starts repeat across the slices of a family
 
 
-def fdr_from_detectors(*, q: float = 0.01) -> FalseDiscoveryControl:
+COMMON_MODES = ("off", "pages", "all")
+
+
+def common_mode(setting: str) -> CommonMode | None:
+    """The common-mode correction the ``alert_common_mode`` setting names: ``off`` (none), ``pages`` (only verdicts
+    that may page are decided again against their peers' common rise), ``all`` (every fired verdict)."""
+    if setting not in COMMON_MODES:
+        raise ValueError(f"alert_common_mode must be one of {', '.join(COMMON_MODES)}, not {setting!r}")
+    if setting == "off":
+        return None
+    return CommonMode(pages_only=setting == "pages")
+
+
+def fdr_from_detectors(*, q: float = 0.01, common_mode: CommonMode | None = None) -> FalseDiscoveryControl:
     """False-discovery control by the analytics room's :func:`select_alerts` over one rule's slices: Benjamini–
     Hochberg across them, parents first, a child only where it differs from its parent. A verdict that is not one
-    of the built-in detectors' (a plugin's) keeps its own ``fired``."""
+    of the built-in detectors' (a plugin's) keeps its own ``fired``.
+
+    ``common_mode``: a fired verdict is first decided again against the common rise of its peers — the other slices
+    of its dimension set (the other languages; the other language × model pairs) at the same tick — so that a
+    holiday or a surge of all traffic pages once, at the slice above the ones that moved together. Its ``group`` is
+    set here from each test's slice dimensions."""
 
     def control(tests: Sequence[SliceTest]) -> Sequence[bool]:
         ours = [t.verdict for t in tests if isinstance(t.verdict, DetectorVerdict)]
-        decided = select_alerts(ours, q=q)
+        cm = common_mode
+        if cm is not None:
+            dims = {t.verdict.key: t.slice.dims for t in tests if isinstance(t.verdict, DetectorVerdict)}
+            cm = dataclasses.replace(cm, group=lambda v: dims.get(v.key))
+        decided = select_alerts(ours, q=q, common_mode=cm)
         out = []
         for t in tests:
             v = t.verdict
@@ -275,15 +305,16 @@ def replay(
     step_ns: int,
     new_account_days: float = 30.0,
     minute_days: int = 7,
+    common_mode: CommonMode | None = None,
 ) -> Backtest:
     """A back-test of ``rules`` on the stored history: the live engine ticked every ``step_ns`` over
-    ``[start_ns, end_ns)`` on project 1's rollups, with the built-in (and installed) detectors and the stored
-    silences; nothing is stored or sent."""
+    ``[start_ns, end_ns)`` on project 1's rollups, with the built-in (and installed) detectors, the stored
+    silences and the live engine's common-mode correction (``common_mode``); nothing is stored or sent."""
     return backtest(
         rules,
         source=RollupSource(engine, new_account_days=new_account_days, minute_days=minute_days),
         detectors=default_registry(entry_points=True),
-        fdr=fdr_from_detectors(),
+        fdr=fdr_from_detectors(common_mode=common_mode),
         start_ns=start_ns,
         end_ns=end_ns,
         step_ns=step_ns,
@@ -291,4 +322,4 @@ def replay(
     )
 
 
-__all__ = ["RollupSource", "fdr_from_detectors", "replay", "slice_totals", "stream_key"]
+__all__ = ["COMMON_MODES", "RollupSource", "common_mode", "fdr_from_detectors", "replay", "slice_totals", "stream_key"]

@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse
 
 from ..alerting import AlertRule, Backtest, RuleSet, rules_from_settings
 from ..alerting._labels import GLOBAL, format_duration, parse_duration, parse_rfc3339, rfc3339
-from ..alerting.rollup_source import replay
+from ..alerting.rollup_source import common_mode, replay
 from ..alerting.rules import SENSITIVITIES
 from ..errors import InputError, WatchkeeperError
 from ..trust.identity import Principal
@@ -252,6 +252,7 @@ def rule_backtest_page(
             step_ns=step_ns,
             new_account_days=s.new_account_days,
             minute_days=s.rollup_minute_days,
+            common_mode=common_mode(s.alert_common_mode),
         )
     finally:
         busy.release()

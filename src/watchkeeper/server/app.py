@@ -18,6 +18,7 @@ from ..alerting import (
     AlertMetrics,
     AlertService,
     RollupSource,
+    common_mode,
     fdr_from_detectors,
     live_alerting,
     rules_from_settings,
@@ -188,7 +189,7 @@ def _alert_service(rt: Runtime) -> Callable[[], AlertService]:
             store=rt.engine,
             source=RollupSource(rt.engine, new_account_days=s.new_account_days, minute_days=s.rollup_minute_days),
             detectors=default_registry(entry_points=True),
-            fdr=fdr_from_detectors(),
+            fdr=fdr_from_detectors(common_mode=common_mode(s.alert_common_mode)),
             metrics=metrics,
         )
 
