@@ -20,12 +20,15 @@ from ..store._codec import feedback_row, span_row
 from ._metrics import Metrics, SliceRates
 
 Decoded = tuple[list[Span], list[Feedback]]
-# Threads that decode and prepare request bodies. Two keep a core busy while the other thread waits on the GIL,
-# and bound how many decoded batches (~10x their wire size in memory) exist at once under overload.
-PREPARE_THREADS = 2
-# Request bodies decoding or waiting for a prepare thread, at most: past it, ingest answers 429 at once. Without a
+# Threads that decode and prepare request bodies, off the event loop. One: the pipeline is Python and holds the GIL
+# nearly all the time, so a second thread only takes turns with the first — and the hand-overs cost (measured on the
+# ingest benchmark: 25-30% more CPU per span and fewer spans/s with two; see docs/benchmarks.md). More throughput
+# comes from more processes (`serve --workers N`). One thread also bounds how many decoded batches (~10x their
+# wire size in memory) exist at once under overload.
+PREPARE_THREADS = 1
+# Request bodies decoding or waiting for the prepare thread, at most: past it, ingest answers 429 at once. Without a
 # bound, a server whose pipeline (not its writer) is the bottleneck would queue bodies in memory without limit.
-PREPARE_QUEUE_MAX = 4 * PREPARE_THREADS
+PREPARE_QUEUE_MAX = 8
 
 
 @dataclass(frozen=True, slots=True)
