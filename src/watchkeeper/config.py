@@ -317,6 +317,9 @@ SETTINGS: tuple[Setting, ...] = (
     ),
 )
 
+# The common-mode corrections the alert engine knows (alerting.rollup_source.common_mode builds them).
+COMMON_MODES = ("off", "pages", "all")
+
 _BY_NAME = {s.name: s for s in SETTINGS}
 _TABLES = tuple(s.name for s in SETTINGS if s.type is dict)  # settings given as a [table] of the config file
 
@@ -464,8 +467,8 @@ def _validate(values: dict[str, Any]) -> None:
         )
     if values["sqlite_synchronous"] not in ("normal", "full"):
         raise ConfigError("sqlite_synchronous must be 'normal' or 'full'")
-    if values["alert_common_mode"] not in ("off", "pages", "all"):
-        raise ConfigError("alert_common_mode must be one of off, pages, all")
+    if values["alert_common_mode"] not in COMMON_MODES:
+        raise ConfigError(f"alert_common_mode must be one of {', '.join(COMMON_MODES)}")
     if values["log_level"] not in ("debug", "info", "warning", "error"):
         raise ConfigError("log_level must be one of debug, info, warning, error")
     if not 0 < values["port"] < 65536:

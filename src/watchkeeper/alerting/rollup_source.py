@@ -41,6 +41,7 @@ from ..analytics.detectors import (
 )
 from ..analytics.detectors import Verdict as DetectorVerdict
 from ..analytics.rollups import RollupReader, utc
+from ..config import COMMON_MODES
 from ..errors import InputError
 from ._labels import NS
 from .detection import FalseDiscoveryControl, SliceTest
@@ -233,9 +234,6 @@ def _ceil(ns: int, width_ns: int) -> int:
 _utc = lru_cache(maxsize=16_384)(utc)  # bucket starts repeat across the slices of a family
 
 
-COMMON_MODES = ("off", "pages", "all")
-
-
 def common_mode(setting: str) -> CommonMode | None:
     """The common-mode correction the ``alert_common_mode`` setting names: ``off`` (none), ``pages`` (only verdicts
     that may page are decided again against their peers' common rise), ``all`` (every fired verdict)."""
@@ -322,4 +320,4 @@ def replay(
     )
 
 
-__all__ = ["COMMON_MODES", "RollupSource", "common_mode", "fdr_from_detectors", "replay", "slice_totals", "stream_key"]
+__all__ = ["RollupSource", "common_mode", "fdr_from_detectors", "replay", "slice_totals", "stream_key"]
