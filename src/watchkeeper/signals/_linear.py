@@ -35,7 +35,11 @@ def _lowered(text: str) -> str:
 
 def features(text: str) -> set[str]:
     """The distinct lowercased words and adjacent word pairs of ``text`` (head and tail of long texts)."""
-    low = _lowered(text)
+    return _features(_lowered(text))
+
+
+def _features(low: str) -> set[str]:
+    """``features`` of text already lowered (and cut to its head and tail) by ``_lowered``."""
     words = (_ASCII_WORD if low.isascii() else _WORD).findall(low)
     out = set(words)
     out.update(map(" ".join, pairwise(words)))
@@ -66,11 +70,12 @@ class LinearModel:
 
     def probability_of_text(self, text: str) -> float:
         """``probability(features(text))``; in C where the extension is built and the lowercased text is ASCII."""
+        low = _lowered(text)
         if self.compiled is not None:
-            got = self.compiled.score(_lowered(text))
+            got = self.compiled.score(low)
             if got is not None:
                 return self._sigmoid(*got)
-        return self.probability(features(text))
+        return self.probability(_features(low))
 
     def _sigmoid(self, total: float, n: int) -> float:
         """The probability for ``n`` distinct features whose weights sum to ``total``."""

@@ -197,15 +197,7 @@ def _memoised(base: Any, *, compiled: bool = True) -> Any:
                 scores[j] = 0.0
             return scores
 
-        def _raw_score(self, text: bytes) -> Any:
-            compiled = self._compiled
-            if compiled is not None:
-                scores = np.empty(len(self.nb_pc), dtype=np.float32)
-                n = compiled.score(text, scores)
-                if n > 0:
-                    return scores
-                if n == 0:
-                    return super()._raw_score(b"")  # no features: the model's own answer for an empty text
+        def _raw_score(self, text: bytes) -> Any:  # the Python path (``_decide`` tries the compiled one first)
             memo = self.__dict__.get("_memo")
             if memo is None or len(memo) > _MEMO_ENTRIES:  # a long-running server sees an open vocabulary
                 memo = self.__dict__["_memo"] = {}
