@@ -189,18 +189,11 @@ static PyObject *Model_score(Model *self, PyObject *args) {
      * together; each starts `depth` bytes before its quarter (nothing emitted there is counted) so that it enters
      * its quarter in the state the single walk would be in. */
     Py_ssize_t d = self->depth, quarter = len / 4;
-    Py_ssize_t from = 0;
     if (quarter > 4 * d) {
-        Py_ssize_t at[4], stop[4];
+        Py_ssize_t at[4] = {0, quarter, 2 * quarter, 3 * quarter}; /* where each walk's quarter starts */
         uint32_t st[4] = {0, 0, 0, 0};
-        for (int w = 0; w < 4; w++) {
-            Py_ssize_t q0 = w * quarter;
-            at[w] = w == 0 ? 0 : q0 - d;
-            stop[w] = (w + 1) * quarter;
-        }
-        for (Py_ssize_t i = 0; i < d; i++) /* the warm-up bytes of walks 1-3 (walk 0 starts at the start) */
-            for (int w = 1; w < 4; w++) st[w] = next[base[st[w]] + p[at[w] + i]];
-        for (int w = 1; w < 4; w++) at[w] += d;
+        for (Py_ssize_t i = d; i > 0; i--) /* the warm-up bytes of walks 1-3 (walk 0 starts at the start) */
+            for (int w = 1; w < 4; w++) st[w] = next[base[st[w]] + p[at[w] - i]];
         for (Py_ssize_t i = 0; i < quarter; i++) {
             st[0] = next[base[st[0]] + p[at[0] + i]];
             st[1] = next[base[st[1]] + p[at[1] + i]];
@@ -211,9 +204,8 @@ static PyObject *Model_score(Model *self, PyObject *args) {
             em[at[2] + i] = emit[st[2]];
             em[at[3] + i] = emit[st[3]];
         }
-        from = stop[3];
         uint32_t state = st[3];
-        for (Py_ssize_t i = from; i < len; i++) { /* the remainder, after the last quarter */
+        for (Py_ssize_t i = 4 * quarter; i < len; i++) { /* the remainder, after the last quarter */
             state = next[base[state] + p[i]];
             em[i] = emit[state];
         }
@@ -256,13 +248,6 @@ static PyObject *Model_score(Model *self, PyObject *args) {
         const float *table = self->table.buf;
         double *acc = self->acc;
         for (Py_ssize_t j = 0; j < k; j++) acc[j] = 0.0;
-        /* The table is tens of megabytes and a text's rows are scattered over it: ask for them all before summing,
-         * so that the memory fetches overlap instead of stalling the sum one row at a time. */
-        size_t row_bytes = (size_t)k * sizeof(float);
-        for (Py_ssize_t i = 0; i < n; i++) {
-            const char *row = (const char *)(table + (size_t)self->seen[i] * (size_t)k);
-            for (size_t off = 0; off < row_bytes; off += 64) __builtin_prefetch(row + off, 0, 0);
-        }
         for (Py_ssize_t i = 0; i < n; i++) {
             int32_t f = self->seen[i];
             double w = (double)(float)log1p((double)counts[f]); /* numpy takes log1p of float32 counts */
