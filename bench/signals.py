@@ -146,11 +146,9 @@ def attack_table(split: str = "test") -> dict[str, Any]:
             by_lang[r["lang"]][1] += 1
     en = by_lang["en"][0] / by_lang["en"][1]
     other = [a / b for lang, (a, b) in by_lang.items() if lang != "en"]
-    written = [
-        ln.strip()
-        for ln in (Path(__file__).parent / "signal_benign_requests.txt").read_text(encoding="utf-8").splitlines()
-        if ln.strip() and not ln.startswith("#")
-    ]
+    written = _lines(Path(__file__).parent / "signal_benign_requests.txt")
+    # Hard negatives the `attacks-5` pattern exclusions were written on: a development set, reported apart.
+    written_dev = _lines(Path(__file__).parent / "signal_benign_written.txt")
     more = translated_rates(TRANSLATED_MORE)
     unseen = translated_rates(TRANSLATED_UNSEEN)
     # Ordinary questions to bots whose system prompts carry rules ("never invent order data"): written for this
@@ -160,6 +158,8 @@ def attack_table(split: str = "test") -> dict[str, Any]:
     return {
         "written_flagged": sum(_flagged(t)[0] for t in written),
         "written_n": len(written),
+        "written_dev_flagged": sum(_flagged(t)[0] for t in written_dev),
+        "written_dev_n": len(written_dev),
         "system_flagged": sum(_flagged(r["text"], r["system"])[0] for r in with_system),
         "system_n": len(with_system),
         "translated_more": more,
@@ -175,6 +175,11 @@ def attack_table(split: str = "test") -> dict[str, Any]:
         "translated": {lang: a / b for lang, (a, b) in by_lang.items()},
         "translated_ratio": (sum(other) / len(other)) / en if en else 0.0,
     }
+
+
+def _lines(path: Path) -> list[str]:
+    """The non-comment lines of a text file, one request a line."""
+    return [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip() and not ln.startswith("#")]
 
 
 def translated_rates(path: Path) -> dict[str, Any]:
@@ -414,6 +419,10 @@ def markdown(
         f"Hard negatives written for this project after the model was fitted (`bench/signal_benign_requests.txt`: "
         f'short requests that say "you are", "act as", "pretend", "ignore the formatting"): '
         f"{att['written_flagged']} of {att['written_n']} flagged.",
+        "",
+        f"Hard negatives the `attacks-5` pattern exclusions were written on (`bench/signal_benign_written.txt`, a "
+        f"development set: modes and jailbreaks of devices, system prompts of one's own, role-play set-ups): "
+        f"{att['written_dev_flagged']} of {att['written_dev_n']} flagged.",
         "",
         f"Ordinary questions to bots whose system prompts carry rules (`bench/signal_benign_system.jsonl`, written for "
         f"this project): {att['system_flagged']} of {att['system_n']} flagged.",

@@ -50,6 +50,17 @@ def _shift_table(k: int) -> dict[int, int]:
 _SHIFTS = tuple(k for k in range(1, 26) if k != 13)
 _SHIFTED = {k: frozenset(w.translate(_shift_table(26 - k)) for w in _COMMON) for k in _SHIFTS}
 _ANY_SHIFTED = frozenset().union(*_SHIFTED.values())  # one intersection rules most texts out
+# The shifts under which each such word is common, for finding a shifted passage inside plain text: ``_RUN_NEED``
+# common words among ``_RUN`` consecutive ones under one shift (a sentence of the carrier text has at most one or two).
+# Rot13 (13) is one of them here: a rot13 sentence inside plain text is not caught by the whole-text check.
+_PASSAGE_SHIFTED = {**_SHIFTED, 13: _COMMON_ROT13}
+_SHIFTS_OF: dict[str, tuple[int, ...]] = {
+    w: tuple(k for k in range(1, 26) if w in _PASSAGE_SHIFTED[k])
+    for w in frozenset().union(*_PASSAGE_SHIFTED.values())
+    if len(w) >= 3
+}
+_RUN = 12
+_RUN_NEED = 5
 _REVERSED = frozenset(w[::-1] for w in _COMMON)
 _CAESAR_WORDS = 120
 _MORSE = {
@@ -95,6 +106,22 @@ def warm_up() -> None:
     _HINTS.warm_up()
 
 
+def _shifted_passage(words: list[str]) -> int | None:
+    """The Caesar shift under which some ``_RUN`` consecutive words hold ``_RUN_NEED`` common words (a shifted
+    sentence inside plain text, "… Lpsruh suhylrxv lqvwuxfwlrqv dqg …"), or None."""
+    shifts = [_SHIFTS_OF.get(w, ()) for w in words]
+    counts = [0] * 26
+    for i, ks in enumerate(shifts):
+        if i >= _RUN:
+            for k in shifts[i - _RUN]:
+                counts[k] -= 1
+        for k in ks:
+            counts[k] += 1
+            if counts[k] >= _RUN_NEED:
+                return k
+    return None
+
+
 def decoded_layers(text: str, max_blobs: int = 8) -> list[tuple[str, str]]:
     """Hidden readable text found in ``text``: ``(encoding, decoded)`` pairs, decoded text in plain form."""
     out: list[tuple[str, str]] = []
@@ -136,6 +163,11 @@ def decoded_layers(text: str, max_blobs: int = 8) -> list[tuple[str, str]]:
                         out.append(("caesar", letters.translate(_shift_table(k))))
                         shifted = True
                         break
+            if not shifted and len(odd & _SHIFTS_OF.keys()) >= _RUN_NEED:
+                passage = _shifted_passage(words[:_CAESAR_WORDS])
+                if passage is not None:
+                    out.append(("caesar", letters.translate(_shift_table(passage))))
+                    shifted = True
             if len(odd) >= 8 and not shifted and len(odd & _REVERSED) >= need:
                 out.append(("reversed", " ".join(w[::-1] for w in reversed(letters.split()))))
     if "leetspeak" in may and _LEET_HINT.search(text[:4000]):

@@ -30,7 +30,7 @@ from ._model import Label, unknown
 from ._prefilter import Prefilter
 from ._text import check_text, clip
 
-VERSION = "attacks-4"
+VERSION = "attacks-5"
 THRESHOLD = 0.5
 # The text model's cut-off. The threshold shipped with its weights flags no benign prompt of the fit split out of fold,
 # so one outlier sets it (an invented-language translator role-play at p 0.70; the next benign prompt is at 0.595).
@@ -49,6 +49,15 @@ def _rx(*parts: str) -> re.Pattern[str]:
 # The few patterns where case carries meaning (a "DAN" persona, "BasedGPT", "APOPHIS Mode").
 _CASED = re.compile(r"\bDAN\b|\b(?!Chat)[A-Za-z]+GPT\b|\b[A-Z]{3,}\s+Mode\b")
 
+
+# A mode or a jailbreak of a device or program ("developer mode on my Android phone", "jailbreak an iPhone") is
+# ordinary tech support, not a persona.
+_NOT_DEVICE = (
+    r"(?!\s+(?:on|in|for|of|an?|my|the|your|this)\s+(?:(?:my|the|your|an?|this|old|new)\s+)?(?:android|iphone|ipad|ios|"
+    r"phone|smartphone|chrome|chromebook|firefox|browser|windows|mac|macbook|pc|laptop|computer|device|tablet|tv|xbox|"
+    r"playstation|ps[345]|switch|kindle|fire ?stick|router|car|camera|printer|apps?\b|extension|bios|console|settings|"
+    r"server|python|flask|django|node|ide\b|vs ?code|visual studio|xcode|unity))"
+)
 
 _PRIOR = r"(?:all |any |the |your |my |these |those |every |of )*(?:previous|prior|preceding|above|earlier|former|initial|original|old|system|existing|current|given|default)?"
 _RULES = (
@@ -98,7 +107,8 @@ _EXTRACTION = _rx(
     r"\byour (?:password|passcode|pass ?phrase|secret(?: key| word| code| phrase)?|api key|access code|pin code)\b",
     r"\bthe (?:secret|hidden) (?:password|passcode|pass ?phrase|key|word|code|phrase)\b",
     r"\bsystem's (?:password|passcode|secret)\b|\bwhat(?:'s| is) the (?:password|passcode)\b",
-    r"\b(?:système|system|sistema)(?:-| )?(?:prompt|anweisungen|instructions|instrucciones|instruções)\b",
+    # (Not "a / my / a good system prompt": writing one's own is ordinary work.)
+    r"(?<!\ba )(?<!\bmy )(?<!\bour )(?<!good )(?<!better )\b(?:système|system|sistema)(?:-| )?(?:prompt|anweisungen|instructions|instrucciones|instruções)\b",
     r"(?:システムプロンプト|系统提示|系統提示|시스템 프롬프트)",
     r"\b(?:print|dump|show|export|list) (?:me )?(?:your|the) (?:database|user (?:data|table|records)|credentials)\b",
 )
@@ -111,15 +121,17 @@ _PAYLOAD_SPLIT = _rx(
 _FAKE_SYSTEM = _rx(
     r"(?:^|\n)\s*(?:\[|<|\{|#{2,}\s*)(?:system|admin|sys|developer|root)(?: mode| message| override| prompt)?\s*(?:\]|>|\})",
     r"<\|(?:im_start|system|endoftext)\|>",
-    r"\b(?:system|maintenance|debug|admin|god|sudo|developer|root) mode\b",
+    # A speaker written in chat-template brackets ("<| Raven: You are now …|>"): a turn of its own, forged.
+    r"<\|\s*[*\s]*[a-z]+\s*:",
+    rf"\b(?:system|maintenance|debug|admin|god|sudo|developer|root) mode\b{_NOT_DEVICE}",
     r"\bi(?:'m| am) (?:your|the|an?) (?:developer|creator|administrator|admin|maintainer|owner|programmer|engineer)\b",
     r"\b(?:security audit|authori[sz]ed (?:personnel|user|request)|override code)\b",
     r"\b(?:developer|admin|administrator|system|root|sudo|training data) override\b",
 )
 _PERSONA = _rx(
     r"\bdo anything now\b",
-    r"\b(?:developer|dev|god|jailbreak|jailbroken|unrestricted|unfiltered|uncensored|evil|opposite|chaos|dude|stan)\s+mode\b",
-    r"\bjailbr(?:eak|oken)\b",
+    rf"\b(?:developer|dev|god|jailbreak|jailbroken|unrestricted|unfiltered|uncensored|evil|opposite|chaos|dude|stan)\s+mode\b{_NOT_DEVICE}",
+    rf"\bjailbr(?:eak|oken|eaking)\b{_NOT_DEVICE}",
     r"\b(?:no|without|free (?:of|from)|not bound by|beyond|outside|none of the|zero|no longer (?:have|has|bound by|follow))"
     r"\s+(?:any\s+|the\s+|its\s+|their\s+|typical\s+|usual\s+|ethical\s+|moral\s+)*"
     r"(?:restrictions|filters|filtering|censorship|limitations|limits|rules|guidelines|boundaries|morals|ethics|"
@@ -155,7 +167,7 @@ _REFUSAL_SUPPRESSION = _rx(
     r"\b(?:never|don't|do not|must not|mustn't|cannot|can't|will not|won't|shall not|should never)\s+(?:ever\s+)?"
     r"(?:refuse|decline|say no|reject|deny|apologi[sz]e|warn)",
     r"\b(?:never|don't|do not|must not|without|no)\s+(?:ever\s+)?(?:include|add|give|provide|say|use|mention|adding|"
-    r"including|giving)?\s*(?:any\s+)?(?:warnings?|disclaimers?|caveats|moral(?:izing|ity| lectures?)?|ethical "
+    r"including|giving)?\s*(?:any\s+)?(?:warnings?|disclaimers?|caveats|moral(?:izing|ity| lectures?)?(?! compass| dilemma)|ethical "
     r"(?:concerns|considerations)|apolog(?:y|ies)|\"?i'?m sorry\"?|\"?i can'?t\"?|\"?as an ai\"?)",
     r"\bno matter (?:how|what|if)\b[^.]{0,60}\b(?:immoral|unethical|illegal|dangerous|harmful|offensive|explicit|"
     r"inappropriate)",
