@@ -9,11 +9,14 @@ development dependency: the package itself scores in pure Python). It only ever 
 ``bench/_signal_split.py`` (near-duplicate families with a member in the old dev split); the test split is not read.
 Model answers make more benign examples: the dev-split completions of GPT-4, Llama-2 and Mistral in
 ``refusal/`` (long, instruction-rich, ordinary text), except those answering a prompt of the benign test split.
-The threshold is chosen by 5-fold cross-validation on the fit split (three fold assignments, probabilities
-averaged), folds by near-duplicate family: the lowest probability above every benign prompt's out-of-fold
-probability among those the patterns leave alone, so that on the fit split the model adds no false positive to the
-patterns' own. Features seen in fewer than two fit texts are
-dropped, and weights under 0.01 in size are not shipped.
+The regularisation, the damping of short texts (``min_norm``) and the threshold are chosen by 5-fold
+cross-validation on the fit split (three fold assignments, probabilities averaged), folds by near-duplicate family.
+For each setting the threshold is the lowest out-of-fold probability at which the model adds at most
+``BENIGN_BUDGET`` benign prompt of the fit split to those the patterns flag, and no model answer; the setting kept
+is the one with the highest cross-validated recall (patterns or model) among those whose model, fitted on the whole
+fit split, flags at most ``WRITTEN_LIMIT`` of the written hard negatives in ``bench/signal_benign_written.txt`` —
+short role-play set-ups and attack words used for ordinary ends, which the fit split's benign sets hold few of.
+Features seen in fewer than two fit texts are dropped, and weights under 0.01 in size are not shipped.
 """
 
 from __future__ import annotations
@@ -89,23 +92,25 @@ def vocabulary(feats: list[set[str]], min_count: int = 2) -> dict[str, int]:
     return {f: i for i, f in enumerate(sorted(k for k, c in counts.items() if c >= min_count))}
 
 
-def probabilities(rows: list[dict[str, Any]], feats: list[set[str]], train: np.ndarray, l2: float) -> np.ndarray:
+def probabilities(
+    rows: list[dict[str, Any]], feats: list[set[str]], train: np.ndarray, l2: float, min_norm: int = MIN_NORM
+) -> np.ndarray:
     tr = [f for f, t in zip(feats, train, strict=True) if t]
     vocab = vocabulary(tr)
-    w, b = fit(Sparse(tr, vocab), np.array([r["y"] for r, t in zip(rows, train, strict=True) if t]), l2)
+    w, b = fit(Sparse(tr, vocab, min_norm), np.array([r["y"] for r, t in zip(rows, train, strict=True) if t]), l2)
     te = [f for f, t in zip(feats, train, strict=True) if not t]
-    return np.asarray(1 / (1 + np.exp(-(Sparse(te, vocab).dot(w) + b))))
+    return np.asarray(1 / (1 + np.exp(-(Sparse(te, vocab, min_norm).dot(w) + b))))
 
 
 def cross_validate(
-    rows: list[dict[str, Any]], feats: list[set[str]], l2: float, k: int = 5, repeats: int = 3
+    rows: list[dict[str, Any]], feats: list[set[str]], l2: float, k: int = 5, repeats: int = 3, min_norm: int = MIN_NORM
 ) -> np.ndarray:
     """Out-of-fold probabilities, folds by near-duplicate family, averaged over ``repeats`` fold assignments."""
     out = np.zeros(len(rows))
     for rep in range(repeats):
         fold = np.array([((r["family"] + 7919 * rep) * 2654435761) % 1_000_003 % k for r in rows])
         for i in range(k):
-            out[fold == i] += probabilities(rows, feats, fold != i, l2) / repeats
+            out[fold == i] += probabilities(rows, feats, fold != i, l2, min_norm) / repeats
     return out
 
 
@@ -126,36 +131,56 @@ def patterns_fire(r: dict[str, Any]) -> bool:
     return any(attacks._score(fams, kind) >= attacks.THRESHOLD for kind in ("jailbreak", "injection"))
 
 
+WRITTEN = split.ROOT / "bench" / "signal_benign_written.txt"
+# Benign prompts of the fit split the model may flag out of fold beyond the patterns' own (1 of 183 is 0.55%, about
+# half the 1% budget the benchmark allows).
+BENIGN_BUDGET = 1
+# Written hard negatives (bench/signal_benign_written.txt, role-play set-ups and attack words used for ordinary ends)
+# the model alone may flag: what the `attacks-5` model flags there.
+WRITTEN_LIMIT = 5
+
+
+def written_requests() -> list[str]:
+    lines = WRITTEN.read_text(encoding="utf-8").splitlines()
+    return [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--check", action="store_true", help="cross-validate only; write nothing")
-    ap.add_argument("--l2", type=float, nargs="*", default=[0.3, 1.0, 3.0])
+    ap.add_argument("--l2", type=float, nargs="*", default=[0.3, 0.1, 0.05])
+    ap.add_argument("--min-norm", type=int, nargs="*", default=[100, 300, 600])
     args = ap.parse_args()
     labelled = split.labelled()
     rows = [r for r in labelled if r["split"] == "fit"] + answers_as_benign(labelled)
     feats = [_linear.features(r["text"]) for r in rows]
     y = np.array([r["y"] for r in rows])
     rule = np.array([patterns_fire(r) for r in rows])
+    answers = np.array([r["source"] == "completions" for r in rows])
+    written = [_linear.features(t) for t in written_requests()]
+    vocab = vocabulary(feats)
     print(f"fit split: {int(y.sum())} attacks, {int((1 - y).sum())} benign; patterns alone: "
           f"recall {rule[y == 1].mean():.3f}, benign flagged {rule[y == 0].mean():.3f}")  # fmt: skip
-    best: tuple[float, float, float] | None = None
-    for l2 in args.l2:
-        p = cross_validate(rows, feats, l2)
-        free = (y == 0) & ~rule & np.array([r["source"] != "completions" for r in rows])
-        threshold = float(p[free].max()) + 1e-4 if free.any() else 0.5
-        flagged = rule | (p >= threshold)
-        recall = float(flagged[y == 1].mean())
-        alone = (p >= threshold)[y == 1].mean()
-        print(f"l2 {l2}: threshold {threshold:.3f}, CV recall with patterns {recall:.3f}, "
-              f"benign flagged {flagged[y == 0].mean():.3f}, model alone {alone:.3f}")  # fmt: skip
-        if best is None or recall > best[0]:
-            best = (recall, l2, threshold)
-    assert best is not None
-    recall, l2, threshold = best
+    best: tuple[float, float, int, float, np.ndarray, float] | None = None
+    for min_norm in args.min_norm:
+        for l2 in args.l2:
+            p = cross_validate(rows, feats, l2, min_norm=min_norm)
+            free = np.sort(p[(y == 0) & ~rule & ~answers])[::-1]
+            cut = max(float(free[BENIGN_BUDGET]) if len(free) > BENIGN_BUDGET else 0.5, float(p[answers].max())) + 1e-4
+            recall = float((rule | (p >= cut))[y == 1].mean())
+            w, b = fit(Sparse(feats, vocab, min_norm), y, l2)
+            on_written = int((Sparse(written, vocab, min_norm).dot(w) + b >= math.log(cut / (1 - cut))).sum())
+            ok = on_written <= WRITTEN_LIMIT
+            print(f"min_norm {min_norm}, l2 {l2}: cut {cut:.3f}, CV recall with patterns {recall:.4f}, "
+                  f"benign prompts flagged {int(((rule | (p >= cut)) & (y == 0) & ~answers).sum())}, "
+                  f"written hard negatives flagged {on_written}{'' if ok else ' (over the limit)'}")  # fmt: skip
+            if ok and (best is None or recall > best[0]):
+                best = (recall, l2, min_norm, cut, w, b)
+    assert best is not None, "no setting keeps the written hard negatives within the limit"
+    recall, l2, min_norm, threshold, w, b = best
+    print(f"chosen: min_norm {min_norm}, l2 {l2}, cut {threshold:.3f}, CV recall {recall:.4f}")
     if args.check:
         return
-    vocab = vocabulary(feats)
-    w, b = fit(Sparse(feats, vocab), y, l2)
     weights = {f: round(float(w[i]), 3) for f, i in vocab.items() if abs(w[i]) >= 0.01}
     doc = {
         "meta": {
@@ -166,18 +191,20 @@ def main() -> None:
             "prompts, self-instruct user tasks, awesome-chatgpt-prompts role-plays",
             "n_attacks": int(y.sum()),
             "n_benign": int((1 - y).sum()),
-            "n_benign_completions": sum(r["source"] == "completions" for r in rows),
+            "n_benign_completions": int(answers.sum()),
             "l2": l2,
+            "benign_budget": BENIGN_BUDGET,
             "cv_recall_with_patterns": round(recall, 4),
         },
         "bias": round(b, 4),
-        "min_norm": MIN_NORM,
+        "min_norm": min_norm,
         "threshold": round(threshold, 4),
         "weights": dict(sorted(weights.items())),
     }
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(doc, ensure_ascii=False, indent=0, sort_keys=False) + "\n", encoding="utf-8")
-    print(f"wrote {OUT.relative_to(split.ROOT)}: {len(weights)} weights, l2 {l2}, threshold {threshold:.3f}")
+    print(f"wrote {OUT.relative_to(split.ROOT)}: {len(weights)} weights, l2 {l2}, min_norm {min_norm}, "
+          f"threshold {threshold:.3f}")  # fmt: skip
 
 
 if __name__ == "__main__":

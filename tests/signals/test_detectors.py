@@ -248,13 +248,12 @@ def test_the_text_model_ships_with_its_threshold_and_provenance() -> None:
     assert _linear.load("no_such_model") is None
 
 
-def test_the_text_model_fires_at_the_dev_chosen_cut_never_above_its_own_threshold() -> None:
+def test_the_text_model_fires_at_its_shipped_threshold() -> None:
     from watchkeeper.signals import _linear, attacks
 
     model = _linear.load("attack_words")
-    assert model is not None
-    assert attacks._text_model_cut(model) == min(model.threshold, attacks.TEXT_MODEL_CUT)
-    assert attacks._text_model_cut(model) <= model.threshold
+    assert model is not None and attacks._text_model_cut(model) == model.threshold
+    assert model.meta["benign_budget"] == 1 and model.min_norm >= 100
 
 
 def test_system_prompt_guarded_secret_request_is_an_injection() -> None:

@@ -30,15 +30,8 @@ from ._model import Label, unknown
 from ._prefilter import Prefilter
 from ._text import check_text, clip
 
-VERSION = "attacks-5"
+VERSION = "attacks-6"
 THRESHOLD = 0.5
-# The text model's cut-off. The threshold shipped with its weights flags no benign prompt of the fit split out of fold,
-# so one outlier sets it (an invented-language translator role-play at p 0.70; the next benign prompt is at 0.595).
-# This cut was chosen on the out-of-fold probabilities of ``bench/train_signals.py``'s cross-validation (fit split
-# only, l2 0.3), never on the test split: it flags 1 of the 183 fit-split benign prompts (0.55%, about half the 1%
-# budget) and none of the 363 model answers, 0.025 above the next benign prompt. Cross-validated recall of patterns
-# and model on the fit split: 0.912 at the shipped threshold, 0.921 at this cut.
-TEXT_MODEL_CUT = 0.62
 
 
 def _rx(*parts: str) -> re.Pattern[str]:
@@ -303,8 +296,10 @@ def _text_model() -> _linear.LinearModel | None:
 
 
 def _text_model_cut(model: _linear.LinearModel) -> float:
-    """The probability at which the text model fires: ``TEXT_MODEL_CUT``, or the model's own if that is lower."""
-    return min(model.threshold, TEXT_MODEL_CUT)
+    """The probability at which the text model fires: the threshold shipped with its weights, chosen by
+    ``bench/train_signals.py`` on the fit split's out-of-fold probabilities (at most 1 of its 183 benign prompts
+    flagged beyond the patterns' own, about half the 1% budget, and none of the 363 model answers)."""
+    return model.threshold
 
 
 @lru_cache(maxsize=64)  # the jailbreak and prompt_injection signals read the same input of a span
