@@ -72,8 +72,32 @@ def test_every_closing_phrase_is_a_refusal_phrase_so_the_prefilter_covers_it() -
     assert set(refusal._CLOSING) <= set(refusal._SELF_REFUSAL)
 
 
-def test_the_version_names_the_hedge_and_contraction_rules() -> None:
-    assert classify_refusal("I can't help with that.").version == "refusal-4"
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'm sorry, I couldn't reach our systems just now. Please try again in a few minutes.",
+        "Sorry, something went wrong while I was looking up your order.",
+        "I'm afraid I can't check that: the booking service is temporarily unavailable.",
+        "Lo siento, no puedo acceder a nuestros sistemas ahora. Inténtalo de nuevo en unos minutos.",
+        "Je suis désolé, je n'arrive pas à joindre le service de paiement. Réessayez dans quelques minutes.",
+        "申し訳ありません。現在システムに接続できません。",
+    ],
+)
+def test_an_apology_for_an_outage_is_not_a_refusal(text: str) -> None:
+    # "cannot" in the sense of "the tools failed", not "will not": an outage must not raise the refusal rate.
+    label = classify_refusal(text)
+    assert label.label == "full_compliance" and label.evidence == ("technical_failure",)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'm sorry, but I can't help with that. Please try again later.",
+        "I can't help you access someone else's account; that would be a privacy violation, whatever error you see.",
+    ],
+)
+def test_a_refusal_beside_words_of_failure_is_still_a_refusal(text: str) -> None:
+    assert classify_refusal(text).label == "full_refusal"
 
 
 @pytest.mark.parametrize(
