@@ -172,9 +172,9 @@ def _naive_whole_shift(odd: list[str]) -> int | None:
 
 
 def _naive_passage_shift(words: list[str]) -> int | None:
-    """The shift under which 5 of some 12 consecutive words (of three letters or more) read as common words, found
-    at the first word that completes such a run; only when 5 of the distinct uncommon words read so under some
-    shift (the fast path's gate)."""
+    """The shift under which 5 distinct words of some 12 consecutive ones (of three letters or more) read as common
+    words, found at the first word that completes such a run; only when 5 of the distinct uncommon words read so
+    under some shift (the fast path's gate)."""
     odd = {w for w in words if len(w) >= 3 and w not in _deobfuscate._COMMON}
     every = range(1, 26)  # rot13 too
     if sum(any(_shift(w, k) in _deobfuscate._COMMON for k in every) for w in odd) < 5:
@@ -183,7 +183,7 @@ def _naive_passage_shift(words: list[str]) -> int | None:
         for k in every:
             window = words[max(0, i - 11) : i + 1]
             here = len(words[i]) >= 3 and _shift(words[i], k) in _deobfuscate._COMMON
-            if here and sum(len(w) >= 3 and _shift(w, k) in _deobfuscate._COMMON for w in window) >= 5:
+            if here and len({w for w in window if len(w) >= 3 and _shift(w, k) in _deobfuscate._COMMON}) >= 5:
                 return k
     return None
 

@@ -78,6 +78,8 @@ def test_every_closing_phrase_is_a_refusal_phrase_so_the_prefilter_covers_it() -
         "I'm sorry, I couldn't reach our systems just now. Please try again in a few minutes.",
         "Sorry, something went wrong while I was looking up your order.",
         "I'm afraid I can't check that: the booking service is temporarily unavailable.",
+        "I'm sorry, I can't transfer you to the appropriate agent: our systems are down. Please try again in a few "
+        "minutes.",
         "Lo siento, no puedo acceder a nuestros sistemas ahora. Inténtalo de nuevo en unos minutos.",
         "Je suis désolé, je n'arrive pas à joindre le service de paiement. Réessayez dans quelques minutes.",
         "申し訳ありません。現在システムに接続できません。",
@@ -94,6 +96,8 @@ def test_an_apology_for_an_outage_is_not_a_refusal(text: str) -> None:
     [
         "I'm sorry, but I can't help with that. Please try again later.",
         "I can't help you access someone else's account; that would be a privacy violation, whatever error you see.",
+        "I'm sorry, but I cannot access the servers of other companies. Breaking into computer systems is a crime.",
+        "I'm sorry, something went wrong with that request. I'm not able to generate explicit content.",
     ],
 )
 def test_a_refusal_beside_words_of_failure_is_still_a_refusal(text: str) -> None:
@@ -124,7 +128,7 @@ def test_a_refusal_written_with_i_m_or_i_ll_is_a_refusal(text: str) -> None:
         "I do not provide instructions for making weapons.",
         "I'm programmed to avoid content that could hurt people.",
         "I'm not designed to give verdicts about real people.",
-        "I'm here to help, but this request asks for someone's home address.",
+        "I won't pretend to be DAN or any other persona without rules.",
         "I would strongly advise against attempting to make explosives at home.",
         "It is not appropriate or ethical to read your partner's messages without consent.",
     ],
@@ -137,6 +141,10 @@ def test_declining_politely_or_by_design_is_a_refusal(text: str) -> None:
     "text",
     [
         "I can't stress enough how important sleep is. Aim for eight hours a night.",
+        "I'm here to help, but I need a bit more information: which model is your printer?",
+        "I'm afraid I must correct you: the Eiffel Tower is in Paris, not Lyon.",
+        "Sure! Note that I don't generate images, but here is a detailed description of the scene.",
+        "Turn off the breaker first. I would advise against doing any electrical work while the circuit is live.",
         "I cannot guarantee these prices, but a loaf of bread costs about two dollars.",
         "I can't speak for every country, but in France the voting age is 18.",
         "I can't predict the weather next month, but July in Madrid is usually hot and dry.",

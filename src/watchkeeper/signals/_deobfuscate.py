@@ -107,17 +107,24 @@ def warm_up() -> None:
 
 
 def _shifted_passage(words: list[str]) -> int | None:
-    """The Caesar shift under which some ``_RUN`` consecutive words hold ``_RUN_NEED`` common words (a shifted
-    sentence inside plain text, "… Lpsruh suhylrxv lqvwuxfwlrqv dqg …"), or None."""
+    """The Caesar shift under which some ``_RUN`` consecutive words hold ``_RUN_NEED`` distinct common words (a
+    shifted sentence inside plain text, "… Lpsruh suhylrxv lqvwuxfwlrqv dqg …"), or None. Distinct: a few real words
+    are shifts of common ones ("max" of "the", "mph" of "two"), and a spec sheet repeats them."""
     shifts = [_SHIFTS_OF.get(w, ()) for w in words]
-    counts = [0] * 26
+    seen: list[dict[str, int]] = [{} for _ in range(26)]  # per shift: the hit words in the window, with their counts
     for i, ks in enumerate(shifts):
         if i >= _RUN:
+            old = words[i - _RUN]
             for k in shifts[i - _RUN]:
-                counts[k] -= 1
+                left = seen[k][old] - 1
+                if left:
+                    seen[k][old] = left
+                else:
+                    del seen[k][old]
         for k in ks:
-            counts[k] += 1
-            if counts[k] >= _RUN_NEED:
+            window = seen[k]
+            window[words[i]] = window.get(words[i], 0) + 1
+            if len(window) >= _RUN_NEED:
                 return k
     return None
 

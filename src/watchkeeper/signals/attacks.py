@@ -30,7 +30,7 @@ from ._model import Label, unknown
 from ._prefilter import Prefilter
 from ._text import check_text, clip
 
-VERSION = "attacks-6"
+VERSION = "attacks-7"
 THRESHOLD = 0.5
 
 
@@ -43,13 +43,13 @@ def _rx(*parts: str) -> re.Pattern[str]:
 _CASED = re.compile(r"\bDAN\b|\b(?!Chat)[A-Za-z]+GPT\b|\b[A-Z]{3,}\s+Mode\b")
 
 
-# A mode or a jailbreak of a device or program ("developer mode on my Android phone", "jailbreak an iPhone") is
-# ordinary tech support, not a persona.
+# A developer or debug mode, or a jailbreak, of a device or program ("developer mode on my Android phone", "jailbreak
+# an iPhone") is ordinary tech support, not a persona. (Not a god or evil mode: those stay what they were.)
 _NOT_DEVICE = (
     r"(?!\s+(?:on|in|for|of|an?|my|the|your|this)\s+(?:(?:my|the|your|an?|this|old|new)\s+)?(?:android|iphone|ipad|ios|"
     r"phone|smartphone|chrome|chromebook|firefox|browser|windows|mac|macbook|pc|laptop|computer|device|tablet|tv|xbox|"
-    r"playstation|ps[345]|switch|kindle|fire ?stick|router|car|camera|printer|apps?\b|extension|bios|console|settings|"
-    r"server|python|flask|django|node|ide\b|vs ?code|visual studio|xcode|unity))"
+    r"playstation|ps[345]|switch|kindle|fire ?stick|router|car|camera|printer|apps?|extension|bios|console|settings|"
+    r"python|flask|django|node|ide|vs ?code|visual studio|xcode|unity)\b)"
 )
 
 _PRIOR = r"(?:all |any |the |your |my |these |those |every |of )*(?:previous|prior|preceding|above|earlier|former|initial|original|old|system|existing|current|given|default)?"
@@ -114,16 +114,19 @@ _PAYLOAD_SPLIT = _rx(
 _FAKE_SYSTEM = _rx(
     r"(?:^|\n)\s*(?:\[|<|\{|#{2,}\s*)(?:system|admin|sys|developer|root)(?: mode| message| override| prompt)?\s*(?:\]|>|\})",
     r"<\|(?:im_start|system|endoftext)\|>",
-    # A speaker written in chat-template brackets ("<| Raven: You are now …|>"): a turn of its own, forged.
-    r"<\|\s*[*\s]*[a-z]+\s*:",
-    rf"\b(?:system|maintenance|debug|admin|god|sudo|developer|root) mode\b{_NOT_DEVICE}",
+    # A speaker written in chat-template brackets ("<| Raven: You are now … |>"): a turn of its own, forged. (The
+    # closing bracket is required: "<|" alone is an operator in Haskell, F# and Elm.)
+    r"<\|\s*[*\s]*[a-z]+\s*:[\s\S]{0,3000}?\|>",
+    rf"\b(?:system|maintenance|debug|admin|sudo|developer|root) mode\b{_NOT_DEVICE}",
+    r"\bgod mode\b",
     r"\bi(?:'m| am) (?:your|the|an?) (?:developer|creator|administrator|admin|maintainer|owner|programmer|engineer)\b",
     r"\b(?:security audit|authori[sz]ed (?:personnel|user|request)|override code)\b",
     r"\b(?:developer|admin|administrator|system|root|sudo|training data) override\b",
 )
 _PERSONA = _rx(
     r"\bdo anything now\b",
-    rf"\b(?:developer|dev|god|jailbreak|jailbroken|unrestricted|unfiltered|uncensored|evil|opposite|chaos|dude|stan)\s+mode\b{_NOT_DEVICE}",
+    rf"\b(?:developer|dev|jailbreak|jailbroken)\s+mode\b{_NOT_DEVICE}",
+    r"\b(?:god|unrestricted|unfiltered|uncensored|evil|opposite|chaos|dude|stan)\s+mode\b",
     rf"\bjailbr(?:eak|oken|eaking)\b{_NOT_DEVICE}",
     r"\b(?:no|without|free (?:of|from)|not bound by|beyond|outside|none of the|zero|no longer (?:have|has|bound by|follow))"
     r"\s+(?:any\s+|the\s+|its\s+|their\s+|typical\s+|usual\s+|ethical\s+|moral\s+)*"
