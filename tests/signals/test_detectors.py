@@ -189,6 +189,7 @@ def test_attack_cues_are_found_and_named(text: str, family: str) -> None:
         "Is developer mode on a Chromebook safe to leave on?",
         "How should I structure my system prompt for a recipe bot?",
         "In Haskell, `1 <| xs :: Seq Int` puts 1 in front of the sequence.",
+        'Why does this fail? def f(xs): return max(xs) / min(xs)\nlog.info("ratio %s", f([1,2]))',  # code, no suffix
         "Forecast: sunny, max 31C, wind 12 mph, gusts 25 mph, max UV 9; tonight max 20C, wind 8 mph, LED signs off.",
         "Write a short story about a thief with no moral compass who finds a lost dog.",
         "The meeting moved to Friday at ten. Please draft a reminder for the whole team and keep it short.",

@@ -181,6 +181,9 @@ _PREFIX = _rx(
 )
 _FAKE_CASED = re.compile(r"<\|(?:im_start|system|endoftext)\|>|\[(?:SYSTEM|INST|ADMIN)\]")
 _MANY_SHOT = re.compile(r"(?:^|\n|\s)(?:Q|A|User|Human|Assistant|AI|Question|Answer)\s*:", re.MULTILINE)
+# A well-formed call in code ("max(xs)", "f(a,b):", "items[0];") is not a token of an optimised suffix: a question
+# about a line of code would otherwise read as one.
+_CALL = re.compile(r"[A-Za-z_][\w.]*(?:\([^()\s]*\)|\[[^\[\]\s]*\])+[:;,.)]?")
 # Every token _SUFFIX_TOKEN matches holds one of these; fewer hits than odd tokens needed means no suffix.
 _SUFFIX_HINT = re.compile(r"[\\\]\[(){}<>*!|~^`]|[a-z][A-Z][a-z]")
 _SUFFIX_TOKEN = re.compile(r"\S*[A-Za-z]\S*[\\\]\[(){}<>*!|~^`]\S*[A-Za-z]\S*|\S*[a-z][A-Z][a-z]\S*")
@@ -276,7 +279,7 @@ def _adversarial_suffix(text: str) -> bool:
     words = tail.split()
     if len(words) < 8:
         return False
-    odd = sum(1 for w in words if _SUFFIX_TOKEN.fullmatch(w))
+    odd = sum(1 for w in words if _SUFFIX_TOKEN.fullmatch(w) and not _CALL.fullmatch(w))
     return odd >= 4 and odd / len(words) >= 0.2
 
 
