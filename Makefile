@@ -25,13 +25,16 @@ demo: install
 serve: install
 	$(VENV)/bin/watchkeeper serve
 
+# Tests run in one worker process per core, at most 4 (each worker has its own PostgreSQL database and browser).
+XDIST  := --numprocesses=auto --maxprocesses=4
+
 ## test: install, then run the whole test suite
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q $(XDIST)
 
 ## test-fast: the suite without the tests that start server processes
 test-fast: install
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q $(XDIST) -m "not slow"
 
 ## lint: ruff and mypy --strict on src/, and the generated docs are up to date
 lint: install
