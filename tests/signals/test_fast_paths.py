@@ -89,7 +89,7 @@ def _naive_families(text: str, system: str | None) -> frozenset[str]:
     if len(attacks._MANY_SHOT.findall(t)) >= 6:
         found.add("many_shot")
     tail = t[-300:].split()
-    odd = sum(1 for w in tail if attacks._SUFFIX_TOKEN.fullmatch(w))
+    odd = sum(1 for w in tail if attacks._SUFFIX_TOKEN.fullmatch(w) and not attacks._CALL.fullmatch(w))
     if len(tail) >= 8 and odd >= 4 and odd / len(tail) >= 0.2:
         found.add("adversarial_suffix")
     if attacks._repeated_token(t):
@@ -130,7 +130,8 @@ def _naive_layers(text: str) -> list[tuple[str, str]]:
     if len(letters) >= 20:
         rot = codecs.decode(letters, "rot13")
         words = letters.lower().split()
-        if _naive_wordy(rot) >= 0.3 and _naive_wordy(rot) > 2 * _naive_wordy(letters) + 0.1:
+        rot_share = _naive_share([w for w in rot.lower().split() if len(w) >= 3])
+        if rot_share >= 0.3 and rot_share > 2 * _naive_share([w for w in words if len(w) >= 3]) + 0.1:
             out.append(("rot13", rot))
         else:
             odd = sorted({w for w in words[:120] if len(w) >= 3 and w not in _deobfuscate._COMMON})
@@ -197,7 +198,9 @@ def _shift(text: str, k: int) -> str:
 
 
 def _naive_tricks(text: str) -> list[str]:
-    found = ["invisible_characters"] if _deobfuscate._HIDING.search(text) else []
+    rtl = any("\u0590" <= c <= "\u08ff" or "\ufb1d" <= c <= "\ufdff" or "\ufe70" <= c <= "\ufefc" for c in text)
+    embedding = any("\u202a" <= c <= "\u202c" for c in text) and not rtl
+    found = ["invisible_characters"] if _deobfuscate._HIDING.search(text) or embedding else []
     styled = sum(1 for c in text[:4000] if "\uff01" <= c <= "\uff5e" or "\U0001d400" <= c <= "\U0001d7ff")
     return [*found, "styled_letters"] if styled >= 8 else found
 

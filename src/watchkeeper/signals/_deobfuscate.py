@@ -21,8 +21,12 @@ _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\U000e000
 # Persian, Indic and Hebrew words and emoji sequences, so they count only between two Latin letters; a byte-order
 # mark counts only after the start.
 _HIDING = re.compile(
-    "[\u200b\u202a-\u202e\u2060-\u2064\U000e0000-\U000e007f]|(?<!^)\ufeff|[A-Za-z][\u200c-\u200f]+[A-Za-z]"
+    "[\u200b\u202d\u202e\u2060-\u2064\U000e0000-\U000e007f]|(?<!^)\ufeff|[A-Za-z][\u200c-\u200f]+[A-Za-z]"
 )
+# Directional embeddings (LRE, RLE, PDF) are how right-to-left text holds a left-to-right name ("‪GTK+‬" in Persian):
+# a trick only in text without right-to-left letters. Overrides (LRO, RLO) that reverse what is shown stay one above.
+_EMBEDDING = re.compile("[\u202a-\u202c]")
+_RTL = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc]")
 _LEET_HINT = re.compile(r"[a-z][013457@$][a-z]|[0134@$][a-z]{2}", re.IGNORECASE)
 # For the prefilter only: \w (with Unicode) covers every letter [a-z] matches under IGNORECASE, and more.
 _LEET_WIDE = re.compile(r"\w[013457@$]\w|[0134@$]\w\w")
@@ -154,8 +158,11 @@ def decoded_layers(text: str, max_blobs: int = 8) -> list[tuple[str, str]]:
     if len(letters) >= 20:
         # _wordy of the rot13 text, without decoding it: its words are the rot13 of these words.
         words = letters.lower().split()  # only letters and spaces are left: the same words _WORD finds
-        w_rot = _share(words, _COMMON_ROT13)
-        if w_rot >= 0.3 and w_rot > 2 * _share(words, _COMMON) + 0.1:
+        # Words of three letters or more: the rot13 of a two-letter word is too often a common one (Tagalog's "na" and
+        # "ng" are "an" and "at").
+        long_words = [w for w in words if len(w) >= 3]
+        w_rot = _share(long_words, _COMMON_ROT13)
+        if w_rot >= 0.3 and w_rot > 2 * _share(long_words, _COMMON) + 0.1:
             out.append(("rot13", codecs.decode(letters, "rot13")))
         else:
             # The distinct words of the head that are not English as they stand (a carrier sentence may be): try
@@ -204,7 +211,7 @@ def unicode_tricks(text: str) -> list[str]:
     if text.isascii():  # invisible, tag and styled characters are all outside ASCII
         return []
     found = []
-    if _HIDING.search(text):
+    if _HIDING.search(text) or (_EMBEDDING.search(text) and not _RTL.search(text)):
         found.append("invisible_characters")
     sample = text[:4000]
     styled = len(_STYLED.findall(sample))

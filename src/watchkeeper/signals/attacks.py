@@ -30,7 +30,7 @@ from ._model import Label, unknown
 from ._prefilter import Prefilter
 from ._text import check_text, clip
 
-VERSION = "attacks-7"
+VERSION = "attacks-8"
 THRESHOLD = 0.5
 
 
