@@ -26,7 +26,7 @@ from ._model import Label, unknown
 from ._prefilter import Prefilter
 from ._text import check_text
 
-VERSION = "refusal-6"
+VERSION = "refusal-7"
 
 _APOS = str.maketrans({"\u2019": "'", "\u2018": "'", "\u00b4": "'", "`": "'"})
 
@@ -104,9 +104,11 @@ _SELF_REFUSAL = [
     r"\b(?:przepraszam|nie mogę|niestety nie)\b",
     r"\b(?:üzgünüm|maalesef|yardımcı olamam|yapamam)\b",
     # Japanese, Chinese, Korean, Arabic, Hindi, Vietnamese, Indonesian
-    r"(?:申し訳(?:ありません|ございません)|お手伝いできません|お答えできません|できません。|提供できません|応じられません)",
+    # (Not a bare "できません" / "할 수 없습니다", "cannot": "負の値は使用できません" explains a rule, it declines nothing.)
+    r"(?:申し訳(?:ありません|ございません)|お手伝いできません|お(?:答|応)えできません|(?:提供|対応|回答|作成|協力)(?:いたし|し)?(?:かねます|できません)"
+    r"|応じられません)",
     r"(?:抱歉|对不起|對不起|我不能|我无法|我無法|无法提供|無法提供|不能提供|我不会|我不會)",
-    r"(?:죄송합니다|죄송하지만|할 수 없습니다|도와드릴 수 없|제공할 수 없)",
+    r"(?:죄송합니다|죄송하지만|도와드릴 수 없|제공할 수 없|(?:답변|응답|작성|수행|지원)(?:해 드릴|해드릴|할) 수 없)",
     r"(?:عذرًا|عذرا|آسف|لا أستطيع|لا يمكنني)",
     r"(?:क्षमा करें|माफ़ कीजिए|मैं नहीं कर सकता|मैं मदद नहीं कर सकता)",
     r"\b(?:xin lỗi|tôi không thể)\b",
