@@ -37,6 +37,13 @@ def rows(rel: str) -> list[dict[str, Any]]:
         return [json.loads(line) for line in f if line.strip()]
 
 
+def requests(name: str) -> list[str]:
+    """The requests of a text file of this folder written for the project (``signal_benign_*.txt``): one a line,
+    ``#`` lines are comments."""
+    lines = (ROOT / "bench" / name).read_text(encoding="utf-8").splitlines()
+    return [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
+
+
 def _shingles(text: str, k: int = 5) -> set[str]:
     w = _WORD.findall(text.lower())
     return {" ".join(w[i : i + k]) for i in range(max(1, len(w) - k + 1))}

@@ -146,9 +146,9 @@ def attack_table(split: str = "test") -> dict[str, Any]:
             by_lang[r["lang"]][1] += 1
     en = by_lang["en"][0] / by_lang["en"][1]
     other = [a / b for lang, (a, b) in by_lang.items() if lang != "en"]
-    written = _lines(Path(__file__).parent / "signal_benign_requests.txt")
+    written = _signal_split.requests("signal_benign_requests.txt")
     # Hard negatives the `attacks-5` pattern exclusions were written on: a development set, reported apart.
-    written_dev = _lines(Path(__file__).parent / "signal_benign_written.txt")
+    written_dev = _signal_split.requests("signal_benign_written.txt")
     more = translated_rates(TRANSLATED_MORE)
     unseen = translated_rates(TRANSLATED_UNSEEN)
     # Ordinary questions to bots whose system prompts carry rules ("never invent order data"): written for this
@@ -175,11 +175,6 @@ def attack_table(split: str = "test") -> dict[str, Any]:
         "translated": {lang: a / b for lang, (a, b) in by_lang.items()},
         "translated_ratio": (sum(other) / len(other)) / en if en else 0.0,
     }
-
-
-def _lines(path: Path) -> list[str]:
-    """The non-comment lines of a text file, one request a line."""
-    return [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip() and not ln.startswith("#")]
 
 
 def translated_rates(path: Path) -> dict[str, Any]:

@@ -131,18 +131,12 @@ def patterns_fire(r: dict[str, Any]) -> bool:
     return any(attacks._score(fams, kind) >= attacks.THRESHOLD for kind in ("jailbreak", "injection"))
 
 
-WRITTEN = split.ROOT / "bench" / "signal_benign_written.txt"
 # Benign prompts of the fit split the model may flag out of fold beyond the patterns' own (1 of 183 is 0.55%, about
 # half the 1% budget the benchmark allows).
 BENIGN_BUDGET = 1
 # Written hard negatives (bench/signal_benign_written.txt, role-play set-ups and attack words used for ordinary ends)
 # the model alone may flag: what the `attacks-5` model flags there.
 WRITTEN_LIMIT = 5
-
-
-def written_requests() -> list[str]:
-    lines = WRITTEN.read_text(encoding="utf-8").splitlines()
-    return [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
 
 
 def main() -> None:
@@ -157,7 +151,7 @@ def main() -> None:
     y = np.array([r["y"] for r in rows])
     rule = np.array([patterns_fire(r) for r in rows])
     answers = np.array([r["source"] == "completions" for r in rows])
-    written = [_linear.features(t) for t in written_requests()]
+    written = [_linear.features(t) for t in split.requests("signal_benign_written.txt")]
     vocab = vocabulary(feats)
     print(f"fit split: {int(y.sum())} attacks, {int((1 - y).sum())} benign; patterns alone: "
           f"recall {rule[y == 1].mean():.3f}, benign flagged {rule[y == 0].mean():.3f}")  # fmt: skip
