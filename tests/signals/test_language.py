@@ -1,4 +1,4 @@
-"""Close languages: the letters an alphabet lacks, and the words and spellings that split a pair (``language-4``)."""
+"""Close languages: the letters an alphabet lacks, and the words and spellings that split a pair (``language-6``)."""
 
 from __future__ import annotations
 
@@ -47,7 +47,27 @@ pytestmark = pytest.mark.skipif(not model_available(), reason="the language mode
 def test_close_languages_are_told_apart(text: str, lang: str) -> None:
     label = classify_language(text)
     assert label.label == lang
-    assert label.version == VERSION == "language-4"
+    assert label.version == VERSION == "language-6"
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        # English in a near tie with another language (Danish, French) wins on ASCII text ...
+        ("Restore default parameters", "en"),
+        ("Validate default connections", "en"),
+        ("Archive local documents", "en"),
+        # ... and other languages written in ASCII keep their clear answers.
+        ("Impossible de trouver le fichier", "fr"),
+        ("Permissions insuffisantes pour cette action", "fr"),
+        ("Configurazione non valida per il server", "it"),
+        ("Tidak dapat membuka berkas", "id"),
+        ("Salvar configuracao atual", "pt"),
+        ("Guardar configuracion actual", "es"),
+    ],
+)
+def test_english_wins_a_near_tie_on_ascii_text(text: str, lang: str) -> None:
+    assert classify_language(text).label == lang
 
 
 def test_a_letter_outside_serbian_cyrillic_rules_serbian_out() -> None:
