@@ -74,7 +74,10 @@ def families(texts: list[str]) -> list[int]:
     for (a, b), n in shared.items():
         if n / (len(sh[a]) + len(sh[b]) - n) >= 0.5 or n / min(len(sh[a]), len(sh[b])) >= 0.8:
             parent[find(a)] = find(b)
-    return [find(i) for i in range(len(texts))]
+    # Numbered by the family's first text, not by its root: the root depends on the order the unions ran in, which
+    # follows set iteration (string hashing differs per process), and the training's folds are drawn by number.
+    first: dict[int, int] = {}
+    return [first.setdefault(find(i), i) for i in range(len(texts))]
 
 
 def labelled() -> list[dict[str, Any]]:
