@@ -30,7 +30,7 @@ from ._model import Label, unknown
 from ._prefilter import Prefilter
 from ._text import check_text, clip
 
-VERSION = "attacks-8"
+VERSION = "attacks-9"
 THRESHOLD = 0.5
 
 
@@ -145,6 +145,12 @@ _PERSONA = _rx(
     r"\b(?:aim|stan|dude|mongo tom|kevin|betterdan|antigpt|evil ?bot|devmode|ucar|nsfw ?gpt)\b.{0,80}\b(?:stands for|"
     r"always|never|unfiltered|amoral|rules|character)",
     r"\bhypothetical (?:response|ai|language model)\b",
+    # An opposite persona ("Boolean Opposite Machine", "AntiGPT": it answers the reverse of what it should); the
+    # "Dr. Al" villain scene whose plan the model is to finish; a lewd persona the model is to play.
+    r"\bopposite (?:machine|ai|bot|persona|version)\b",
+    r"\bdr\.? al\b.{0,200}\b(?:diabolical|evil|captured|villain)\b",
+    r"\b(?:act|behave|answer|respond|reply|talk|text\w*) (?:as|like) (?:a |an )?(?:very )?(?:horny|lewd|slutty|"
+    r"perverted)\b",
     r"\b(?:can|will|must|should) (?:answer|say|do|generate|write) (?:anything|everything|whatever)\b",
     r"\b(?:you are|you're) (?:no longer|not) (?:an ai|a language model|chatgpt|bound)",
     r"\b(?:nsfw|explicit|sexual|violen\w*|illegal|unethical|offensive|vulgar|profan\w*|swear\w*|curse words)\b[^.]{0,40}\b(?:is|are) (?:now )?(?:allowed|permitted|enabled|acceptable|encouraged)",
