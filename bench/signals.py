@@ -12,8 +12,10 @@ families (shingle overlap) with any member in ``dev`` are ``fit`` (patterns were
 there), and ``test`` keeps only families wholly in ``test``, so no test prompt has a near twin that was fitted.
 Translated injections (tests/signals/data): ``translated_injections.jsonl`` (48 lines, 6 languages, written before
 this lexicon), ``translated_more.jsonl`` (the same 8 injections in 22 more languages plus 168 benign look-alikes;
-the multilingual lexicon was corrected on it, so it is a development set) and ``translated_unseen.jsonl`` (6 other
-injections in 11 languages, measured once before a lexicon class was added for them, then again). The language
+the multilingual lexicon was corrected on it, so it is a development set), ``translated_unseen.jsonl`` (6 other
+injections in 11 languages, measured once before a lexicon class was added for them, then again) and
+``translated_fresh.jsonl`` (6 more injections and 3 benign look-alikes in the same 11 languages, written and measured
+before the lexicon classes of ``attacks-10``, which were written on ``translated_unseen``). The language
 corpus (gettext catalogues under /usr/share/locale, real translations of program messages) is split by catalogue
 (``sha256("watchkeeper-language-v1:" + file name)``, 0-3 dev); the close-pair rules were checked on dev, and test
 is reported.
@@ -51,6 +53,7 @@ DATA = ROOT.parent / "shared" / "data"
 TRANSLATED = ROOT / "tests" / "signals" / "data" / "translated_injections.jsonl"
 TRANSLATED_MORE = ROOT / "tests" / "signals" / "data" / "translated_more.jsonl"
 TRANSLATED_UNSEEN = ROOT / "tests" / "signals" / "data" / "translated_unseen.jsonl"
+TRANSLATED_FRESH = ROOT / "tests" / "signals" / "data" / "translated_fresh.jsonl"
 MODELS = ("gpt4", "llama2orig", "mistralinstruct")
 ATTACK_FILES = ("jailbreak/inthewild.jsonl", "jailbreak/gptfuzz_templates.jsonl", "injection/direct_en.jsonl")
 BENIGN_FILES = ("benign/xstest_prompts.jsonl", "benign/self_instruct_dev.jsonl", "benign/roleplay_dev.jsonl")
@@ -151,6 +154,7 @@ def attack_table(split: str = "test") -> dict[str, Any]:
     written_dev = _signal_split.requests("signal_benign_written.txt")
     more = translated_rates(TRANSLATED_MORE)
     unseen = translated_rates(TRANSLATED_UNSEEN)
+    fresh = translated_rates(TRANSLATED_FRESH)
     # Ordinary questions to bots whose system prompts carry rules ("never invent order data"): written for this
     # project, benign; the shared benign sets have no system prompts.
     with open(Path(__file__).parent / "signal_benign_system.jsonl", encoding="utf-8") as f:
@@ -164,6 +168,7 @@ def attack_table(split: str = "test") -> dict[str, Any]:
         "system_n": len(with_system),
         "translated_more": more,
         "translated_unseen": unseen,
+        "translated_fresh": fresh,
         "n_attacks": n_att,
         "n_benign": n_ben,
         "recall": tp / n_att,
@@ -440,6 +445,11 @@ def markdown(
         "was added after) | "
         + ", ".join(f"{k} {v:.0%}" for k, v in unseen["rates"].items())
         + f" | {unseen['ratio']:.2f}{was('translated_unseen', '.2f')} | – |",
+        "| `translated_fresh.jsonl` (6 more injections and 3 look-alikes, 10 languages and English, written and "
+        "measured before the lexicon's `attacks-10` classes; 0.50 then, English 67%) | "
+        + ", ".join(f"{k} {v:.0%}" for k, v in att["translated_fresh"]["rates"].items())
+        + f" | {att['translated_fresh']['ratio']:.2f} | {att['translated_fresh']['benign_flagged']} of "
+        f"{att['translated_fresh']['benign_n']} |",
         "",
         "### Language",
         "",
