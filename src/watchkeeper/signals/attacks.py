@@ -30,7 +30,7 @@ from ._model import Label, unknown
 from ._prefilter import Prefilter
 from ._text import check_text, clip
 
-VERSION = "attacks-9"
+VERSION = "attacks-10"
 THRESHOLD = 0.5
 
 
@@ -119,7 +119,10 @@ _FAKE_SYSTEM = _rx(
     r"<\|\s*[*\s]*[a-z]+\s*:[\s\S]{0,3000}?\|>",
     rf"\b(?:system|maintenance|debug|admin|sudo|developer|root) mode\b{_NOT_DEVICE}",
     r"\bgod mode\b",
-    r"\bi(?:'m| am) (?:your|the|an?) (?:developer|creator|administrator|admin|maintainer|owner|programmer|engineer)\b",
+    # Authority over the assistant ("I am your developer", "I'm the admin here"), not over something else of one's
+    # own ("I'm an admin of our Slack workspace, how do I …": an IT-support bot hears that all day).
+    r"\bi(?:'m| am) (?:your|the) (?:developer|creator|administrator|admin|maintainer|owner|programmer|engineer)\b"
+    r"(?!,? (?:of|for|at|in|on) (?:our|my|a|an|the|this) (?!(?:bot|assistant|ai|model|system|chatbot|llm)\b))",
     r"\b(?:security audit|authori[sz]ed (?:personnel|user|request)|override code)\b",
     r"\b(?:developer|admin|administrator|system|root|sudo|training data) override\b",
 )
