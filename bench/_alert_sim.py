@@ -149,6 +149,7 @@ class Traffic:
     k_inc: dict[str, np.ndarray]
     mu_hour: dict[str, np.ndarray]  # true expected events per hour (S × H), incident-free
     incidents: list[Incident] = field(default_factory=list)
+    holidays: tuple[int, ...] = ()  # days (from the start) of simulator B's holidays
 
     @property
     def buckets(self) -> int:
@@ -369,4 +370,4 @@ def simulate(sim: str, seed: int, *, warm_days: int = 14, test_days: int = 28, i
                 extra = rng.binomial(np.maximum(room, 0), np.clip((p1 - p0) / (1 - p0), 0, 1))
                 k2[li, sl] = base_k + extra
         k_inc[metric] = aggregate(h, k2)
-    return Traffic(sim, seed, h, days, warm_days, n_all, k_free, k_inc, mu_hour, plan)
+    return Traffic(sim, seed, h, days, warm_days, n_all, k_free, k_inc, mu_hour, plan, tuple(int(d) for d in holidays))

@@ -37,7 +37,7 @@ import math
 import statistics
 import sys
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
@@ -94,6 +94,9 @@ class Alert:
     gate: str
     true_mu_hour: float  # the slice's true expected events in the alert's hour (simulator truth)
     true_mu_day: float  # ... over the 24 hours up to it
+    window_min: int = 0  # the window the verdict was decided on (spike), its observed and expected events
+    observed: int = 0
+    expected: float = 0.0
 
 
 @dataclass
@@ -487,7 +490,8 @@ def replay_metric(
                     h = (end_b - 1) // sim.PER_HOUR
                     stats.alerts[name].append(
                         Alert(metric, s, "spike", end_b - 1, v.pageable, v.p_value, v.gate.value,
-                              float(true_mu[s, h]), float(true_mu[s, max(0, h - 23) : h + 1].sum()))
+                              float(true_mu[s, h]), float(true_mu[s, max(0, h - 23) : h + 1].sum()),
+                              int(v.window.total_seconds() // 60), v.observed_events, v.expected_events)
                     )  # fmt: skip
     # the audit: the unflagged evaluations closest to the screen's threshold
     for s, j in _top_unflagged(score, flagged, AUDIT):
@@ -642,6 +646,33 @@ def false_notifications(tr: sim.Traffic, eps: list[Episode]) -> tuple[int, int]:
     return pages, tickets
 
 
+def false_page_list(tr: sim.Traffic, alerts: list[Alert], eps: list[Episode]) -> list[dict[str, Any]]:
+    """Each false page of an incident-free run, with the spike verdict it came from and the simulator's truth over
+    the same window: the events the slice was expected to have without noise."""
+    first: dict[tuple[str, int, int], Alert] = {}
+    for a in alerts:
+        if a.detector == "spike":
+            first.setdefault((a.metric, a.slice, a.tick), a)
+    out = []
+    for e in eps:
+        if any(_matches(inc, e, tr.hier) for inc in tr.incidents):
+            continue
+        for n in e.notified:
+            a = first.get((e.metric, e.slice, n.tick))
+            if not n.page or a is None:
+                continue
+            buckets = max(1, a.window_min // sim.BUCKET_MIN)
+            hours = [b // sim.PER_HOUR for b in range(n.tick + 1 - buckets, n.tick + 1)]
+            truth = float(sum(tr.mu_hour[e.metric][e.slice, h] for h in hours) / sim.PER_HOUR)
+            day = n.tick // sim.PER_DAY
+            out.append({
+                "metric": e.metric, "slice": tr.hier.keys[e.slice], "day": day, "holiday": day in tr.holidays,
+                "window_min": a.window_min, "observed": a.observed, "expected": round(a.expected, 1),
+                "truth": round(truth, 1), "p_value": a.p_value,
+            })  # fmt: skip
+    return out
+
+
 def run_seed(
     sim_name: str, seed: int, *, warm_days: int, test_days: int, incidents: int, modes: str = "off"
 ) -> list[dict[str, Any]]:
@@ -676,6 +707,7 @@ def run_seed(
             pages, tickets = false_notifications(tr, eps)
             if variant == "free":
                 rec["false_pages"], rec["false_tickets"], rec["static_false_pages"] = pages, tickets, st_pages
+                rec["false_page_list"] = false_page_list(tr, alerts, eps)
             else:
                 rec["incidents"] = score_incidents(tr, eps)
                 rec["static_incidents"] = st_incidents
@@ -925,6 +957,30 @@ def print_cells(name: str, s: dict[str, Any]) -> None:
         )
 
 
+def print_false_pages(runs: list[dict[str, Any]]) -> None:
+    """The false pages of every incident-free run, then how many fell on holidays and on each window length."""
+    print("\nFalse pages (incident-free runs): observed and expected events over the verdict's window, and the")
+    print("simulator's true expectation there (observed / truth far above 1: an extreme count; expected / truth off 1:")
+    print("a baseline that mispredicts)\n")
+    head = "| sim | seed | mode | rate | slice | day | window | observed | expected | truth | obs / truth |"
+    print(head + " exp / truth |")
+    print("| --- | --- | --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    by_kind: Counter[str] = Counter()
+    for r in runs:
+        for f in r["free"].get("false_page_list", []):
+            truth = f["truth"] or float("nan")
+            day = f"{f['day']}{' holiday' if f['holiday'] else ''}"
+            print(
+                f"| {r['sim']} | {r['seed']} | {r['mode']} | {f['metric']} | {f['slice']} | {day} | "
+                f"{f['window_min']} min | {f['observed']} | {f['expected']} | {f['truth']} | "
+                f"{f['observed'] / truth:.2f} | {f['expected'] / truth:.2f} |"
+            )
+            kind = "holiday" if f["holiday"] else "ordinary day"
+            by_kind[f"{r['sim']} {r['mode']}: {kind}, {f['window_min']} min"] += 1
+    for kind, n in sorted(by_kind.items()):
+        print(f"  {kind}: {n}")
+
+
 def parse_seeds(text: str) -> list[int]:
     out: list[int] = []
     for part in text.split(","):
@@ -986,6 +1042,12 @@ def main() -> int:
     p.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes); each needs ~2.5 GB")
     p.add_argument("--json", help="also write every measurement to this file")
     p.add_argument(
+        "--false-pages",
+        action="store_true",
+        help="list every false page of the incident-free runs: slice, window, observed and expected events, and the "
+        "simulator's true expectation over the same window (is the baseline wrong, or the count extreme?)",
+    )
+    p.add_argument(
         "--common-mode",
         default="off",
         help="common-mode corrections to compare on the same runs, comma-separated: off (the engine's default), "
@@ -1024,6 +1086,8 @@ def main() -> int:
             f"\n{name}: screen flagged {s['candidates']:,} of {s['evaluations']:,} evaluations; audited "
             f"{s['audited']:,} closest unflagged"
         )
+    if a.false_pages:
+        print_false_pages(runs)
     if a.json:
         Path(a.json).write_text(json.dumps({"summaries": summaries, "tick": tick, "runs": runs}, indent=1, default=str))
     return 0
