@@ -632,17 +632,18 @@ def score_incidents(tr: sim.Traffic, eps: list[Episode]) -> list[dict[str, Any]]
     return rows
 
 
+def _false(tr: sim.Traffic, eps: list[Episode]) -> Iterator[tuple[Episode, Notification]]:
+    """The notifications (sent, not inhibited) of alert groups that match no incident."""
+    for e in eps:
+        if not any(_matches(inc, e, tr.hier) for inc in tr.incidents):
+            yield from ((e, n) for n in e.notified)
+
+
 def false_notifications(tr: sim.Traffic, eps: list[Episode]) -> tuple[int, int]:
     """Pages and tickets (notified, not inhibited) of alert groups that match no incident."""
     pages = tickets = 0
-    for e in eps:
-        if any(_matches(inc, e, tr.hier) for inc in tr.incidents):
-            continue
-        for n in e.notified:
-            if n.page:
-                pages += 1
-            else:
-                tickets += 1
+    for _, n in _false(tr, eps):
+        pages, tickets = pages + n.page, tickets + (not n.page)
     return pages, tickets
 
 
@@ -654,13 +655,9 @@ def false_page_list(tr: sim.Traffic, alerts: list[Alert], eps: list[Episode]) ->
         if a.detector == "spike":
             first.setdefault((a.metric, a.slice, a.tick), a)
     out = []
-    for e in eps:
-        if any(_matches(inc, e, tr.hier) for inc in tr.incidents):
-            continue
-        for n in e.notified:
-            a = first.get((e.metric, e.slice, n.tick))
-            if not n.page or a is None:
-                continue
+    for e, n in _false(tr, eps):
+        a = first.get((e.metric, e.slice, n.tick))
+        if n.page and a is not None:
             buckets = max(1, a.window_min // sim.BUCKET_MIN)
             hours = [b // sim.PER_HOUR for b in range(n.tick + 1 - buckets, n.tick + 1)]
             truth = float(sum(tr.mu_hour[e.metric][e.slice, h] for h in hours) / sim.PER_HOUR)
