@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,7 +21,15 @@ from watchkeeper.analytics.detectors import (
     change_start,
 )
 from watchkeeper.analytics.detectors._model import series
-from watchkeeper.analytics.detectors._tails import binom_sf, nbinom_cdf, nbinom_sf, poisson_sf
+from watchkeeper.analytics.detectors._tails import (
+    binom_sf,
+    nbinom_cdf,
+    nbinom_sf,
+    pln_cdf,
+    pln_sf,
+    poisson_cdf,
+    poisson_sf,
+)
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
 
@@ -41,6 +50,76 @@ def test_tails_fall_as_the_count_rises_and_widen_with_the_wander(k: int, mu: flo
         # well beyond the mean, wander fattens the tail (just above it, it need not: a very wandering rate puts more
         # of its mass near zero, e.g. P(K ≥ 26) is 0.346 against Poisson's 0.368 at mean 24 and c = 1)
         assert nbinom_sf(k, mu, c) >= poisson_sf(k, mu) - 1e-12
+
+
+def lognormal_tail_by_brute_force(k: int, mu: float, c: float, upper: bool, steps: int = 8_000) -> float:
+    """The Poisson tail averaged over a lognormal rate by the trapezoid rule on a fine, wide grid of z."""
+    s2 = math.log1p(c)
+    s, m0 = math.sqrt(s2), math.log(mu) - s2 / 2
+    tail = poisson_sf if upper else poisson_cdf
+    a, b = -38.0, 38.0
+    h = (b - a) / steps
+    total = 0.0
+    for i in range(steps + 1):
+        z = a + i * h
+        f = tail(k, math.exp(m0 + s * z)) * math.exp(-z * z / 2) / math.sqrt(2 * math.pi)
+        total += f / 2 if i in (0, steps) else f
+    return total * h
+
+
+def assert_lognormal_tails_match_brute_force(k: int, mu: float, c: float) -> None:
+    for upper in (True, False):
+        if upper and k == 0:
+            continue
+        exact = lognormal_tail_by_brute_force(k, mu, c, upper)
+        got = pln_sf(k, mu, c) if upper else pln_cdf(k, mu, c)
+        if exact > 1e-250:
+            assert math.isclose(got, exact, rel_tol=1e-5), (k, mu, c, upper, got, exact)
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.floats(min_value=0.3, max_value=500.0), st.floats(min_value=1e-4, max_value=1.0), st.data())
+def test_the_lognormal_tail_equals_a_brute_force_integral_deep_into_the_tails(
+    mu: float, c: float, data: st.DataObject
+) -> None:
+    sd = math.sqrt(mu + c * mu * mu)
+    assert_lognormal_tails_match_brute_force(data.draw(st.integers(0, int(mu + 12 * sd) + 3)), mu, c)
+
+
+@pytest.mark.parametrize(
+    ("k", "mu", "c"),
+    [
+        (8684, 5508.0, 0.09112),  # a peak 0.04 wide next to φ's shoulder: panels must follow both scales
+        (5600, 4000.0, 0.002),  # a busy slice, 8 standard deviations up: p ≈ 1e-13
+        (2900, 4000.0, 0.002),
+        (1400, 1000.0, 0.001),
+        (3, 20.0, 0.3),
+    ],
+)
+def test_the_lognormal_tail_of_busy_slices_equals_a_brute_force_integral(k: int, mu: float, c: float) -> None:
+    assert_lognormal_tails_match_brute_force(k, mu, c)
+
+
+@pytest.mark.parametrize(("mu", "c"), [(4.0, 0.5), (40.0, 0.05), (300.0, 0.01), (25.0, 1.0)])
+def test_the_lognormal_counts_have_the_mean_and_variance_they_are_given(mu: float, c: float) -> None:
+    # E[K] = Σ_{k≥1} P(K ≥ k) and E[K²] = Σ_{k≥1} (2k − 1)·P(K ≥ k)
+    tails = [pln_sf(k, mu, c) for k in range(1, int(mu + 60 * math.sqrt(mu + c * mu * mu)) + 200)]
+    mean = sum(tails)
+    second = sum((2 * k - 1) * p for k, p in enumerate(tails, start=1))
+    assert math.isclose(mean, mu, rel_tol=1e-4)
+    assert math.isclose(second - mean * mean, mu + c * mu * mu, rel_tol=2e-3)
+
+
+@given(st.integers(min_value=0, max_value=600), means, wanders)
+def test_the_two_tails_of_the_lognormal_add_up_to_one(k: int, mu: float, c: float) -> None:
+    assert math.isclose(pln_sf(k, mu, c) + pln_cdf(k - 1, mu, c), 1.0, abs_tol=1e-6)
+
+
+def test_at_the_same_variance_the_lognormal_tail_is_heavier_far_out() -> None:
+    # 100 expected, relative wander 0.2: 2.5× the mean is about 6 standard deviations out
+    assert pln_sf(250, 100.0, 0.04) > 3 * nbinom_sf(250, 100.0, 0.04)
+    # without wander both are Poisson
+    assert pln_sf(150, 100.0, 0.0) == poisson_sf(150, 100.0) == nbinom_sf(150, 100.0, 0.0)
 
 
 @given(st.integers(min_value=1, max_value=60), st.floats(min_value=0.001, max_value=0.999), st.data())

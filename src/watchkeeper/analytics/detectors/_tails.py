@@ -1,12 +1,16 @@
-"""Exact tail probabilities of counts — Poisson, binomial, negative binomial — from the regularised incomplete
-gamma and beta functions, accurate far into the tails (p-values of 1e-12 are as precise as 1e-2), in pure Python.
+"""Exact tail probabilities of counts — Poisson, binomial, negative binomial, Poisson-lognormal — from the
+regularised incomplete gamma and beta functions, accurate far into the tails (p-values of 1e-12 are as precise as
+1e-2), in pure Python.
 
-The negative binomial is parametrised as a rate detectors think of it: mean ``mu`` and the squared relative wander
-of the rate ``c`` (variance mu + c·mu²); c = 0 is Poisson.
+The negative binomial and the Poisson-lognormal are parametrised as a rate detectors think of it: mean ``mu`` and the
+squared relative wander of the rate ``c`` (variance mu + c·mu²); c = 0 is Poisson. At the same mean and variance the
+two differ in the far tail: a rate that wanders by a lognormal factor (multiplicative noise, correlated from bucket to
+bucket) puts more mass there than the gamma wander of the negative binomial, which is why the spike test uses it.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 
 _EPS = 1e-15
@@ -159,14 +163,28 @@ def binom_cdf(k: float, n: float, p: float) -> float:
 _POISSON_CUTOFF = 1e-6
 
 
-def nbinom_sf(k: float, mu: float, c: float) -> float:
-    """P(K ≥ k) for K negative binomial with mean ``mu`` and variance mu + c·mu²."""
+def _settled_sf(k: float, mu: float, c: float) -> float | None:
+    """P(K ≥ k) where the wander plays no part (k ≤ 0, nothing expected, a wander too small to matter), else None."""
     if k <= 0:
         return 1.0
     if mu <= 0:
         return 0.0
-    if c * mu < _POISSON_CUTOFF:
-        return poisson_sf(k, mu)
+    return poisson_sf(k, mu) if c * mu < _POISSON_CUTOFF else None
+
+
+def _settled_cdf(k: float, mu: float, c: float) -> float | None:
+    """P(K ≤ k) where the wander plays no part, else None."""
+    if k < 0:
+        return 0.0
+    if mu <= 0:
+        return 1.0
+    return poisson_cdf(k, mu) if c * mu < _POISSON_CUTOFF else None
+
+
+def nbinom_sf(k: float, mu: float, c: float) -> float:
+    """P(K ≥ k) for K negative binomial with mean ``mu`` and variance mu + c·mu²."""
+    if (settled := _settled_sf(k, mu, c)) is not None:
+        return settled
     r = 1.0 / c
     # K ≥ k  ⇔  fewer than r "successes" before the k-th event: I_{1-q}(k, r) with q = r / (r + mu)
     return betainc(k, r, mu / (r + mu))
@@ -174,14 +192,126 @@ def nbinom_sf(k: float, mu: float, c: float) -> float:
 
 def nbinom_cdf(k: float, mu: float, c: float) -> float:
     """P(K ≤ k) for K negative binomial with mean ``mu`` and variance mu + c·mu²."""
-    if k < 0:
-        return 0.0
-    if mu <= 0:
-        return 1.0
-    if c * mu < _POISSON_CUTOFF:
-        return poisson_cdf(k, mu)
+    if (settled := _settled_cdf(k, mu, c)) is not None:
+        return settled
     r = 1.0 / c
     return betainc(r, math.floor(k) + 1.0, r / (r + mu))
+
+
+def _gauss_legendre(n: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Nodes and weights of the n-point Gauss–Legendre rule on [−1, 1] (Newton on the Legendre polynomial)."""
+    nodes: list[float] = []
+    weights: list[float] = []
+    for i in range(1, n + 1):
+        x = math.cos(math.pi * (i - 0.25) / (n + 0.5))
+        for _ in range(100):
+            p0, p1 = 1.0, x
+            for j in range(2, n + 1):
+                p0, p1 = p1, ((2 * j - 1) * x * p1 - (j - 1) * p0) / j
+            dp = n * (x * p1 - p0) / (x * x - 1.0)
+            step = p1 / dp
+            x -= step
+            if abs(step) < 1e-15:
+                break
+        nodes.append(x)
+        weights.append(2.0 / ((1.0 - x * x) * dp * dp))
+    return tuple(nodes), tuple(weights)
+
+
+_GL_NODES, _GL_WEIGHTS = _gauss_legendre(8)
+_PLN_DROP = 25.0  # nats below the integrand's peak where the integration stops (e^-25 of the peak is left out)
+_PLN_PANEL = 4.0  # the panels next to the peak are this many peak widths wide
+_PLN_GROWTH = 2.0  # and each next one this much wider
+_LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
+
+
+def _pln_tail(k: float, mu: float, c: float, upper: bool) -> float:
+    """P(K ≥ k) (``upper``) or P(K ≤ k) for K Poisson with a lognormal rate of mean ``mu`` and squared relative
+    spread ``c``: the Poisson tail averaged over the rate, E_Z[tail(k, mu·exp(s·Z − s²/2))] with s² = ln(1 + c).
+
+    The average is an integral over z of tail(λ(z))·φ(z), a single smooth bump: its peak and width are found from the
+    Chernoff bound of the Poisson tail, exp(−(k·ln(k/λ) − k + λ)), whose log is concave in z, and the exact integrand
+    is summed by Gauss–Legendre panels over the range where the bound is within e^-25 of its peak."""
+    s2 = math.log1p(c)
+    s = math.sqrt(s2)
+    m0 = math.log(mu) - s2 / 2.0
+
+    def chernoff(z: float) -> float:
+        """The log of the bound on the integrand (up to the constant of φ)."""
+        lam = math.exp(m0 + s * z)
+        if not ((lam < k) if upper else (lam > k)):
+            return -z * z / 2.0
+        return -(lam - k + (k * math.log(k / lam) if k > 0 else 0.0)) - z * z / 2.0
+
+    # the peak: s·(k − λ(z)) = z where the bound is below 1 (its derivative is zero there); bisection on the sign
+    lam0 = math.exp(m0)
+    at_k = (math.log(k) - m0) / s if k > 0 else -math.inf  # where λ(z) = k: the peak lies between it and 0
+    lo, hi = (0.0, min(s * k, at_k)) if k > lam0 else (max(-s * lam0, at_k) - 1.0, 0.0)
+    for _ in range(200):
+        mid = (lo + hi) / 2.0
+        if s * (k - math.exp(m0 + s * mid)) > mid:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo < 1e-12 * (1.0 + abs(mid)):
+            break
+    peak = (lo + hi) / 2.0
+    lam_peak = math.exp(m0 + s * peak)
+    if (lam_peak >= k) if upper else (lam_peak <= k):
+        peak = 0.0  # the bound is 1 there: k is on the near side of the mean and φ's own peak leads
+    top = chernoff(peak)
+    width = 1.0 / math.sqrt(1.0 + s2 * math.exp(m0 + s * peak))
+
+    def edge(direction: float) -> float:
+        near, far = peak, peak + direction * (math.sqrt(2.0 * _PLN_DROP) + 1.0)
+        for _ in range(60):
+            mid = (near + far) / 2.0
+            if top - chernoff(mid) < _PLN_DROP:
+                near = mid
+            else:
+                far = mid
+        return far
+
+    # panels a few peak widths wide at the peak, growing away from it (beyond where λ passes k the integrand is
+    # φ's own shoulder, whose scale is 1, not the peak's)
+    cuts = [peak]
+    for direction, end in ((-1.0, edge(-1.0)), (1.0, edge(1.0))):
+        at, step = peak, _PLN_PANEL * width
+        while (end - at) * direction > 0:
+            at = end if (end - at - direction * step) * direction <= 0 else at + direction * step
+            cuts.append(at)
+            step *= _PLN_GROWTH
+    cuts.sort()
+    total = 0.0
+    tail = poisson_sf if upper else poisson_cdf
+    for lo_z, hi_z in itertools.pairwise(cuts):
+        centre, half = (lo_z + hi_z) / 2.0, (hi_z - lo_z) / 2.0
+        part = 0.0
+        for x, w in zip(_GL_NODES, _GL_WEIGHTS, strict=True):
+            z = centre + x * half
+            part += w * tail(k, math.exp(m0 + s * z)) * math.exp(-z * z / 2.0 - _LOG_SQRT_2PI)
+        total += part * half
+    return min(1.0, max(0.0, total))
+
+
+def pln_sf(k: float, mu: float, c: float) -> float:
+    """P(K ≥ k) for K Poisson-lognormal with mean ``mu`` and variance mu + c·mu²."""
+    if (settled := _settled_sf(k, mu, c)) is not None:
+        return settled
+    k = math.ceil(k)
+    if k <= mu:  # the large side: one minus the small one, which the integral gets to a relative precision
+        return max(0.0, 1.0 - _pln_tail(k - 1, mu, c, upper=False))
+    return _pln_tail(k, mu, c, upper=True)
+
+
+def pln_cdf(k: float, mu: float, c: float) -> float:
+    """P(K ≤ k) for K Poisson-lognormal with mean ``mu`` and variance mu + c·mu²."""
+    if (settled := _settled_cdf(k, mu, c)) is not None:
+        return settled
+    k = math.floor(k)
+    if k >= mu:
+        return max(0.0, 1.0 - _pln_tail(k + 1, mu, c, upper=True))
+    return _pln_tail(k, mu, c, upper=False)
 
 
 def normal_sf(z: float) -> float:

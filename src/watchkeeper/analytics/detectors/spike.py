@@ -2,10 +2,10 @@
 
 For each window on a ladder (15 minutes to 4 hours; up to a day for small slices) ending at the evaluation time, the
 observed count is compared with its expected value under the stream's seasonal baseline (:mod:`._baseline`) by the
-exact negative-binomial tail — Poisson noise plus the wander of the rate the baseline measured, so an overdispersed
-or badly predictable slice needs a larger excess. The smallest p-value, Bonferroni-corrected for the windows tried,
-decides, together with effect floors (a relative lift and an absolute excess, so a huge slice does not page on a
-real but irrelevant 3% shift).
+exact Poisson-lognormal tail — Poisson noise plus a lognormal wander of the rate with the variance the baseline
+measured, so an overdispersed or badly predictable slice needs a larger excess. The smallest p-value,
+Bonferroni-corrected for the windows tried, decides, together with effect floors (a relative lift and an absolute
+excess, so a huge slice does not page on a real but irrelevant 3% shift).
 
 The volume gate: only windows with at least ``min_expected`` expected events are tested. A slice that reaches that
 within ``page_minutes`` is tested as is (``Gate.ENOUGH``, may page); a smaller one widens its window up to
@@ -34,7 +34,7 @@ from ._model import (
     series,
     too_small,
 )
-from ._tails import nbinom_band, nbinom_cdf, nbinom_sf, normal_isf
+from ._tails import nbinom_band, nbinom_cdf, nbinom_sf, normal_isf, pln_cdf, pln_sf
 from .changepoint import change_start
 
 DIRECTIONS = ("up", "down", "both")
@@ -176,13 +176,29 @@ def _windows(tl: Timeline, ladder: tuple[int, ...], baseline: Baseline) -> list[
     return out
 
 
+# Where the negative binomial's tail is above this, the Poisson-lognormal's is within a factor 0.85–1.45 of it (and
+# above 0.1%, far from any alert level): the cheaper one is reported. Below it, the Poisson-lognormal's is computed.
+_LOGNORMAL_BELOW = 0.01
+
+
+def _upper(k: int, mu: float, c: float) -> float:
+    p = nbinom_sf(k, mu, c)
+    return pln_sf(k, mu, c) if p < _LOGNORMAL_BELOW else p
+
+
+def _lower(k: int, mu: float, c: float) -> float:
+    p = nbinom_cdf(k, mu, c)
+    return pln_cdf(k, mu, c) if p < _LOGNORMAL_BELOW else p
+
+
 def tail_p(k: int, mu: float, c: float, direction: str) -> float:
-    """The one-sided p-value of ``k`` against mean ``mu`` and wander ``c`` (both tails, doubled, for "both")."""
+    """The one-sided p-value of ``k`` against mean ``mu`` and wander ``c`` (both tails, doubled, for "both"): the
+    Poisson-lognormal tail, whose rate wanders by a lognormal factor of squared spread ``c``."""
     if direction == "up":
-        return nbinom_sf(k, mu, c)
+        return _upper(k, mu, c)
     if direction == "down":
-        return nbinom_cdf(k, mu, c)
-    return min(1.0, 2.0 * min(nbinom_sf(k, mu, c), nbinom_cdf(k, mu, c)))
+        return _lower(k, mu, c)
+    return min(1.0, 2.0 * min(_upper(k, mu, c), _lower(k, mu, c)))
 
 
 def strongest(windows: Sequence[tuple[int, float, float]], direction: str) -> tuple[int, float]:
