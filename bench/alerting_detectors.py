@@ -670,6 +670,30 @@ def false_page_list(tr: sim.Traffic, alerts: list[Alert], eps: list[Episode]) ->
     return out
 
 
+def unmatched_tickets(tr: sim.Traffic, eps: list[Episode]) -> Counter[str]:
+    """The tickets (notified, not inhibited) of alert groups that match no incident, by detector and by where the
+    nearest incident of the same rate stands: on a related slice but ended more than MATCH_AFTER before the ticket
+    ("late"), or starting after it ("early"); on an unrelated slice while it ran ("elsewhere"); none within a day
+    ("none")."""
+    out: Counter[str] = Counter()
+    for e, n in _false(tr, eps):
+        if n.page:
+            continue
+        detector = "+".join(sorted(e.detectors))
+        same = [inc for inc in tr.incidents if inc.metric == e.metric]
+        related = [inc for inc in same if tr.hier.related(e.slice, inc.slice)]
+        if any(inc.end + MATCH_AFTER <= n.tick < inc.end + sim.PER_DAY for inc in related):
+            where = "late (a related slice's incident ended > 2 h before)"
+        elif any(inc.onset - sim.PER_DAY <= n.tick < inc.onset for inc in related):
+            where = "early (a related slice's incident starts within a day)"
+        elif any(inc.onset <= n.tick < inc.end + MATCH_AFTER for inc in same):
+            where = "elsewhere (an unrelated slice's incident is running)"
+        else:
+            where = "none within a day"
+        out[f"{detector}, depth {tr.hier.depth[e.slice]}: {where}"] += 1
+    return out
+
+
 def run_seed(
     sim_name: str, seed: int, *, warm_days: int, test_days: int, incidents: int, modes: str = "off"
 ) -> list[dict[str, Any]]:
@@ -704,11 +728,13 @@ def run_seed(
             pages, tickets = false_notifications(tr, eps)
             if variant == "free":
                 rec["false_pages"], rec["false_tickets"], rec["static_false_pages"] = pages, tickets, st_pages
+                rec["false_ticket_kinds"] = dict(unmatched_tickets(tr, eps))
                 rec["false_page_list"] = false_page_list(tr, alerts, eps)
             else:
                 rec["incidents"] = score_incidents(tr, eps)
                 rec["static_incidents"] = st_incidents
                 rec["unmatched_pages"], rec["unmatched_tickets"] = pages, tickets
+                rec["unmatched_ticket_kinds"] = dict(unmatched_tickets(tr, eps))
                 notified = [n for e in eps for n in e.notified]
                 rec["matched_pages"] = sum(1 for n in notified if n.page) - pages
                 rec["matched_tickets"] = sum(1 for n in notified if not n.page) - tickets
@@ -978,6 +1004,21 @@ def print_false_pages(runs: list[dict[str, Any]]) -> None:
         print(f"  {kind}: {n}")
 
 
+def print_unmatched_tickets(runs: list[dict[str, Any]]) -> None:
+    """The tickets that match no incident, counted by detector, slice depth and the nearest incident of the rate."""
+    for variant, key, title in (
+        ("inc", "unmatched_ticket_kinds", "incident runs"),
+        ("free", "false_ticket_kinds", "incident-free runs"),
+    ):
+        totals: Counter[str] = Counter()
+        for r in runs:
+            for kind, n in r[variant].get(key, {}).items():
+                totals[f"{r['sim']} {r['mode']}: {kind}"] += n
+        print(f"\nTickets matching no incident ({title}, all seeds):")
+        for kind, n in sorted(totals.items()):
+            print(f"  {kind}: {n}")
+
+
 def parse_seeds(text: str) -> list[int]:
     out: list[int] = []
     for part in text.split(","):
@@ -1045,6 +1086,12 @@ def main() -> int:
         "simulator's true expectation over the same window (is the baseline wrong, or the count extreme?)",
     )
     p.add_argument(
+        "--false-tickets",
+        action="store_true",
+        help="count the tickets that match no incident, in the incident and incident-free runs, by detector, slice "
+        "depth and the nearest incident of the same rate (late, early, on an unrelated slice, none)",
+    )
+    p.add_argument(
         "--common-mode",
         default="off",
         help="common-mode corrections to compare on the same runs, comma-separated: off (the engine's default), "
@@ -1085,6 +1132,8 @@ def main() -> int:
         )
     if a.false_pages:
         print_false_pages(runs)
+    if a.false_tickets:
+        print_unmatched_tickets(runs)
     if a.json:
         Path(a.json).write_text(json.dumps({"summaries": summaries, "tick": tick, "runs": runs}, indent=1, default=str))
     return 0
