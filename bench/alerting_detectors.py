@@ -673,8 +673,10 @@ def false_page_list(tr: sim.Traffic, alerts: list[Alert], eps: list[Episode]) ->
 def unmatched_tickets(tr: sim.Traffic, eps: list[Episode]) -> Counter[str]:
     """The tickets (notified, not inhibited) of alert groups that match no incident, by detector and by where the
     nearest incident of the same rate stands: on a related slice but ended more than MATCH_AFTER before the ticket
-    ("late"), or starting after it ("early"); on an unrelated slice while it ran ("elsewhere"); none within a day
-    ("none")."""
+    ("late", with its class and how long before), or starting after it ("early"); on an unrelated slice while it
+    ran ("elsewhere"); none within a day ("none"). The incident-free runs are the control: their tickets are classed
+    against the incidents the other run received, so "elsewhere" and "none" there say how often chance alone lands a
+    ticket in each class."""
     out: Counter[str] = Counter()
     for e, n in _false(tr, eps):
         if n.page:
@@ -682,8 +684,12 @@ def unmatched_tickets(tr: sim.Traffic, eps: list[Episode]) -> Counter[str]:
         detector = "+".join(sorted(e.detectors))
         same = [inc for inc in tr.incidents if inc.metric == e.metric]
         related = [inc for inc in same if tr.hier.related(e.slice, inc.slice)]
-        if any(inc.end + MATCH_AFTER <= n.tick < inc.end + sim.PER_DAY for inc in related):
-            where = "late (a related slice's incident ended > 2 h before)"
+        late = [inc for inc in related if inc.end + MATCH_AFTER <= n.tick < inc.end + sim.PER_DAY]
+        if late:
+            inc = max(late, key=lambda i: i.end)
+            hours = (n.tick - inc.end) // sim.PER_HOUR
+            span = "2-6 h" if hours < 6 else "6-12 h" if hours < 12 else "12-24 h"
+            where = f"late ({span} after a related slice's {inc.kind} ended)"
         elif any(inc.onset - sim.PER_DAY <= n.tick < inc.onset for inc in related):
             where = "early (a related slice's incident starts within a day)"
         elif any(inc.onset <= n.tick < inc.end + MATCH_AFTER for inc in same):
