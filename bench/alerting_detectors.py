@@ -1033,18 +1033,27 @@ def parse_seeds(text: str) -> list[int]:
     return out
 
 
-def _run(args: tuple[str, int, int, int, int, str]) -> list[dict[str, Any]]:
-    name, seed, warm_days, test_days, incidents, modes = args
+def use_spike_alpha(alpha: float | None) -> None:
+    """Run the spike test (the replay, the screen and the tick) at ``alpha`` instead of its default."""
+    global SPIKE
+    if alpha is not None:
+        SPIKE = replace(SPIKE, alpha=alpha)
+
+
+def _run(args: tuple[str, int, int, int, int, str, float | None]) -> list[dict[str, Any]]:
+    name, seed, warm_days, test_days, incidents, modes, spike_alpha = args
+    use_spike_alpha(spike_alpha)  # in this process (a pool's worker may not share the parent's globals)
     return run_seed(name, seed, warm_days=warm_days, test_days=test_days, incidents=incidents, modes=modes)
 
 
 def measure(
     seeds: list[int], sims: list[str], *, warm_days: int = 14, test_days: int = 28, incidents: int = 200,
-    with_tick: bool = True, log: Any = None, jobs: int = 1, modes: str = "off",
+    with_tick: bool = True, log: Any = None, jobs: int = 1, modes: str = "off", spike_alpha: float | None = None,
 ) -> tuple[dict[str, dict[str, Any]], dict[str, float] | None, list[dict[str, Any]]]:  # fmt: skip
     """Every (simulator, seed) run, then the summaries per simulator (and common-mode setting, when ``modes`` names
-    more than one) and the timing of one tick."""
-    todo = [(name, seed, warm_days, test_days, incidents, modes) for name in sims for seed in seeds]
+    more than one) and the timing of one tick; ``spike_alpha`` replaces the spike test's level."""
+    use_spike_alpha(spike_alpha)
+    todo = [(name, seed, warm_days, test_days, incidents, modes, spike_alpha) for name in sims for seed in seeds]
     names = list(parse_modes(modes))
     runs: list[dict[str, Any]] = []
 
@@ -1092,6 +1101,12 @@ def main() -> int:
         "simulator's true expectation over the same window (is the baseline wrong, or the count extreme?)",
     )
     p.add_argument(
+        "--spike-alpha",
+        type=float,
+        help=f"the spike test's per-evaluation level for slices that may page (default {Spike().alpha:g}): a "
+        "tuning aid, to compare levels on the tuning seeds",
+    )
+    p.add_argument(
         "--false-tickets",
         action="store_true",
         help="count the tickets that match no incident, in the incident and incident-free runs, by detector, slice "
@@ -1105,6 +1120,8 @@ def main() -> int:
         ":pages to correct only verdicts that may page (e.g. 5:100:pages); one column each",
     )
     a = p.parse_args()
+    if a.spike_alpha is not None and not 0 < a.spike_alpha < 1:
+        p.error(f"--spike-alpha must be between 0 and 1, not {a.spike_alpha:g}")
     seeds = parse_seeds(a.seeds)
     sims = [s.strip() for s in a.sims.split(",")]
     warm, test, incidents = 14, 28, 200
@@ -1122,11 +1139,12 @@ def main() -> int:
         log=sys.stderr,
         jobs=a.jobs,
         modes=a.common_mode,
+        spike_alpha=a.spike_alpha,
     )
     print(
         f"\nDetector benchmark, {started}: seeds {a.seeds if not a.quick else seeds[0]}, {warm} + {test} days, "
-        f"{sim.hierarchy().size * len(sim.METRICS):,} streams, ~{incidents} incidents per seed; "
-        f"{time.time() - t0:.0f} s\n"
+        f"{sim.hierarchy().size * len(sim.METRICS):,} streams, ~{incidents} incidents per seed, spike alpha "
+        f"{SPIKE.alpha:g}; {time.time() - t0:.0f} s\n"
     )
     print_rows(rows(summaries, tick), list(summaries))
     for name, s in summaries.items():
