@@ -69,6 +69,14 @@ DRIFT_MARGIN = 6.0  # nats below the threshold
 CURRENT_MARGIN = 3.0  # nats: the screen's slack on the spike test's "still shifted" condition
 AUDIT = 150  # closest unflagged evaluations per rate per run, per detector
 GROUP_GAP = 12  # ticks (an hour) without an alert on a (rate, slice) close its alert group
+# How long an alert holds its group open, by (detector, page): the benchmark's hour for all ("hour"), or the shortest
+# `keep_firing_for` of the shipped default rules of that detector and severity ("shipped": a spike page 15 minutes,
+# a spike ticket 30 minutes, a drift ticket 6 hours; an alert that resolves and fires again later is a new episode).
+HOLDS: dict[str, dict[tuple[str, bool], int]] = {
+    "hour": {("spike", True): GROUP_GAP, ("spike", False): GROUP_GAP, ("drift", False): GROUP_GAP},
+    "shipped": {("spike", True): 2, ("spike", False): 5, ("drift", False): 71},
+}
+HOLD = HOLDS["hour"]
 MATCH_AFTER = 2 * sim.PER_HOUR  # an alert up to 2 hours after an incident's end still belongs to it
 HOURS_HISTORY = 26 * 24
 RECENT_HOURS = 5
@@ -117,6 +125,7 @@ class Episode:
     p_value: float
     detectors: set[str]
     page_start: int | None
+    hold_until: int = 0  # the last tick an alert can join the group (see HOLD)
     notifications: list[Notification] = field(default_factory=list)
 
     @property
@@ -579,14 +588,16 @@ def episodes(alerts: Iterable[Alert], hier: sim.Hierarchy) -> list[Episode]:
         items.sort(key=lambda a: a.tick)
         cur: Episode | None = None
         for a in items:
-            if cur is not None and a.tick - cur.end <= GROUP_GAP:
+            hold = a.tick + HOLD.get((a.detector, a.page), GROUP_GAP)
+            if cur is not None and a.tick <= cur.hold_until:
                 cur.end = max(cur.end, a.tick)
+                cur.hold_until = max(cur.hold_until, hold)
                 cur.p_value = min(cur.p_value, a.p_value)
                 cur.detectors.add(a.detector)
                 if a.page and cur.page_start is None:
                     cur.page_start = a.tick
                 continue
-            cur = Episode(metric, s, a.tick, a.tick, a.p_value, {a.detector}, a.tick if a.page else None)
+            cur = Episode(metric, s, a.tick, a.tick, a.p_value, {a.detector}, a.tick if a.page else None, hold)
             out.append(cur)
     open_by_metric: dict[str, list[Episode]] = defaultdict(list)
     for e in out:
@@ -597,7 +608,7 @@ def episodes(alerts: Iterable[Alert], hier: sim.Hierarchy) -> list[Episode]:
             times.append((e.page_start, True))
         anc = set(hier.ancestors(e.slice))
         for tick, page in times:
-            inhibited = any(o.slice in anc and o.start <= tick <= o.end + GROUP_GAP for o in open_by_metric[e.metric])
+            inhibited = any(o.slice in anc and o.start <= tick <= o.hold_until for o in open_by_metric[e.metric])
             e.notifications.append(Notification(tick, page, inhibited))
     out.sort(key=lambda e: (e.start, e.slice))
     return out
@@ -1040,20 +1051,30 @@ def use_spike_alpha(alpha: float | None) -> None:
         SPIKE = replace(SPIKE, alpha=alpha)
 
 
-def _run(args: tuple[str, int, int, int, int, str, float | None]) -> list[dict[str, Any]]:
-    name, seed, warm_days, test_days, incidents, modes, spike_alpha = args
+def use_hold(name: str) -> None:
+    """Hold alert groups open as ``HOLDS[name]`` says."""
+    global HOLD
+    HOLD = HOLDS[name]
+
+
+def _run(args: tuple[str, int, int, int, int, str, float | None, str]) -> list[dict[str, Any]]:
+    name, seed, warm_days, test_days, incidents, modes, spike_alpha, hold = args
     use_spike_alpha(spike_alpha)  # in this process (a pool's worker may not share the parent's globals)
+    use_hold(hold)
     return run_seed(name, seed, warm_days=warm_days, test_days=test_days, incidents=incidents, modes=modes)
 
 
 def measure(
     seeds: list[int], sims: list[str], *, warm_days: int = 14, test_days: int = 28, incidents: int = 200,
     with_tick: bool = True, log: Any = None, jobs: int = 1, modes: str = "off", spike_alpha: float | None = None,
+    hold: str = "hour",
 ) -> tuple[dict[str, dict[str, Any]], dict[str, float] | None, list[dict[str, Any]]]:  # fmt: skip
     """Every (simulator, seed) run, then the summaries per simulator (and common-mode setting, when ``modes`` names
-    more than one) and the timing of one tick; ``spike_alpha`` replaces the spike test's level."""
+    more than one) and the timing of one tick; ``spike_alpha`` replaces the spike test's level, ``hold`` names how
+    long alerts hold their group open (``HOLDS``)."""
     use_spike_alpha(spike_alpha)
-    todo = [(name, seed, warm_days, test_days, incidents, modes, spike_alpha) for name in sims for seed in seeds]
+    use_hold(hold)
+    todo = [(name, seed, warm_days, test_days, incidents, modes, spike_alpha, hold) for name in sims for seed in seeds]
     names = list(parse_modes(modes))
     runs: list[dict[str, Any]] = []
 
@@ -1107,6 +1128,14 @@ def main() -> int:
         "tuning aid, to compare levels on the tuning seeds",
     )
     p.add_argument(
+        "--hold",
+        choices=sorted(HOLDS),
+        default="hour",
+        help="how long an alert holds its group open: an hour for every detector (the default, the published "
+        "tables), or the shortest keep_firing_for of the shipped rules by detector and severity (spike page 15 "
+        "min, spike ticket 30 min, drift 6 h)",
+    )
+    p.add_argument(
         "--false-tickets",
         action="store_true",
         help="count the tickets that match no incident, in the incident and incident-free runs, by detector, slice "
@@ -1140,11 +1169,12 @@ def main() -> int:
         jobs=a.jobs,
         modes=a.common_mode,
         spike_alpha=a.spike_alpha,
+        hold=a.hold,
     )
     print(
         f"\nDetector benchmark, {started}: seeds {a.seeds if not a.quick else seeds[0]}, {warm} + {test} days, "
         f"{sim.hierarchy().size * len(sim.METRICS):,} streams, ~{incidents} incidents per seed, spike alpha "
-        f"{SPIKE.alpha:g}; {time.time() - t0:.0f} s\n"
+        f"{SPIKE.alpha:g}, alert groups held {a.hold!r}; {time.time() - t0:.0f} s\n"
     )
     print_rows(rows(summaries, tick), list(summaries))
     for name, s in summaries.items():
