@@ -643,8 +643,10 @@ def score_incidents(tr: sim.Traffic, eps: list[Episode]) -> list[dict[str, Any]]
         notes = sorted(
             ((n.tick, e.p_value, e.slice, n.page) for e in matched for n in e.notified), key=lambda x: (x[0], x[1])
         )
-        first = min((e.start for e in matched), default=None)
+        first_ep = min(matched, key=lambda e: e.start, default=None)
+        first = None if first_ep is None else first_ep.start
         ok = {inc.slice, int(hier.parent[inc.slice])}
+        h = inc.onset // sim.PER_HOUR
         rows.append({
             "kind": inc.kind, "metric": inc.metric, "depth": inc.depth, "band": inc.band,
             "delay_min": None if first is None else (first + 1 - inc.onset) * sim.BUCKET_MIN,
@@ -653,6 +655,10 @@ def score_incidents(tr: sim.Traffic, eps: list[Episode]) -> list[dict[str, Any]]
             "notifications": len(notes),
             "pages": sum(1 for x in notes if x[3]),
             "first_slice": hier.keys[notes[0][2]] if notes else None,
+            "slice": hier.keys[inc.slice], "onset_day": inc.onset // sim.PER_DAY, "onset_hour": h % 24,
+            "onset_mu_hour": round(float(tr.mu_hour[inc.metric][inc.slice, h]), 1),
+            "first_by": None if first_ep is None else "+".join(sorted(first_ep.detectors)),
+            "first_page": None if first_ep is None else first_ep.page_start is not None,
         })  # fmt: skip
     return rows
 
@@ -1035,6 +1041,28 @@ def print_false_pages(runs: list[dict[str, Any]]) -> None:
         print(f"  {kind}: {n}")
 
 
+def print_slow(runs: list[dict[str, Any]]) -> None:
+    """The ×2 steps on slices of ≥ 100 events/hour not detected within the hour: the hour of day and the true
+    expectation at onset (a trough hour holds a fraction of the band), the delay and the detector that caught it."""
+    print("\n×2 steps at ≥ 100/h not detected within 1 h\n")
+    print("| sim | seed | mode | rate | slice | depth | band /h | day | hour | at onset /h | delay | first by |")
+    print("| --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    for r in runs:
+        for x in r["inc"]["incidents"]:
+            if x["kind"] != "step2" or x["band"] < 100:
+                continue
+            if x["delay_min"] is not None and x["delay_min"] <= 60:
+                continue
+            delay = "missed" if x["delay_min"] is None else f"{x['delay_min']:.0f} min"
+            by = x["first_by"] or "-"
+            if x["first_page"]:
+                by += " (page)"
+            print(
+                f"| {r['sim']} | {r['seed']} | {r['mode']} | {x['metric']} | {x['slice']} | {x['depth']} | "
+                f"{x['band']:.0f} | {x['onset_day']} | {x['onset_hour']} | {x['onset_mu_hour']} | {delay} | {by} |"
+            )
+
+
 def print_unmatched_tickets(runs: list[dict[str, Any]]) -> None:
     """The tickets that match no incident, counted by detector, slice depth and the nearest incident of the rate."""
     for variant, key, title in (
@@ -1156,6 +1184,12 @@ def main() -> int:
         "depth and the nearest incident of the same rate (late, early, on an unrelated slice, none)",
     )
     p.add_argument(
+        "--slow",
+        action="store_true",
+        help="list the ×2 steps on slices of ≥ 100 events/hour not detected within the hour: onset hour and its true "
+        "expectation, delay, and the detector that caught them",
+    )
+    p.add_argument(
         "--common-mode",
         default="off",
         help="common-mode corrections to compare on the same runs, comma-separated: off (the engine's default), "
@@ -1202,6 +1236,8 @@ def main() -> int:
         print_false_pages(runs)
     if a.false_tickets:
         print_unmatched_tickets(runs)
+    if a.slow:
+        print_slow(runs)
     if a.json:
         Path(a.json).write_text(json.dumps({"summaries": summaries, "tick": tick, "runs": runs}, indent=1, default=str))
     return 0
