@@ -1,6 +1,6 @@
 """Is the spike test's p-value what it says? Its rate on incident-free traffic, window by window.
 
-    .venv/bin/python bench/spike_calibration.py                      # simulator A, seed 0, ~4 min on one core
+    .venv/bin/python bench/spike_calibration.py                      # simulator A, seed 0, ~5 min on one core
     .venv/bin/python bench/spike_calibration.py --sim B --seed 1
 
 Runs the real spike test (``Spike().evaluate``, the baseline refitted as the engine does) on random ticks of the
@@ -47,7 +47,9 @@ def measure(sim_name: str, seed: int, streams: int, ticks: int) -> tuple[dict[st
     by_metric: dict[str, Streams] = {}
     t0 = time.process_time()
     for m, s in pool[:streams]:
-        st = by_metric.get(m) or by_metric.setdefault(m, Streams(tr, m, tr.k_free[m]))
+        if m not in by_metric:
+            by_metric[m] = Streams(tr, m, tr.k_free[m])
+        st = by_metric[m]
         for _ in range(ticks):
             b = rng.randrange(warm_b, tr.buckets)
             v = SPIKE.evaluate(st.stream(s, b + 1), st.at(b + 1))
@@ -66,7 +68,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sim", default="A", choices=("A", "B"), help="simulator (A: tuned on, B: never tuned on)")
     p.add_argument("--seed", type=int, default=0, help="seed (0-4 tuning, 5-9 reported)")
-    p.add_argument("--streams", type=int, default=150, help="random streams of >= 30 expected events/hour")
+    p.add_argument("--streams", type=int, default=200, help="random streams of >= 30 expected events/hour")
     p.add_argument("--ticks", type=int, default=250, help="random ticks per stream")
     a = p.parse_args()
     if a.streams < 1 or a.ticks < 1:
