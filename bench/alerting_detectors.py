@@ -388,8 +388,9 @@ def _top_unflagged(score: np.ndarray, flagged: np.ndarray, n: int) -> list[tuple
 
 
 def parse_modes(text: str) -> dict[str, CommonMode | None]:
-    """Common-mode settings by name: ``off``, ``default`` (``CommonMode()``) or ``PEERS:EXPECTED``, either of the
-    last two followed by ``:pages`` to correct only the verdicts that may page (``pages_only``)."""
+    """Common-mode settings by name: ``off``, ``default`` (``CommonMode()``) or ``PEERS:EXPECTED`` (``wPEERS:EXPECTED``:
+    the median weighted by the peers' expected events), either of the last two followed by ``:pages`` to correct only
+    the verdicts that may page (``pages_only``)."""
     out: dict[str, CommonMode | None] = {}
     for part in (p.strip() for p in text.split(",")):
         body, pages = part, False
@@ -400,8 +401,11 @@ def parse_modes(text: str) -> dict[str, CommonMode | None]:
         elif body == "default":
             out[part] = CommonMode(pages_only=pages)
         else:
-            peers, _, expected = body.partition(":")
-            out[part] = CommonMode(min_peers=int(peers), min_expected=float(expected or 30), pages_only=pages)
+            weighted = body.startswith("w")
+            peers, _, expected = body.removeprefix("w").partition(":")
+            out[part] = CommonMode(
+                min_peers=int(peers), min_expected=float(expected or 30), pages_only=pages, weighted=weighted
+            )
     return out
 
 
@@ -1193,7 +1197,8 @@ def main() -> int:
         "--common-mode",
         default="off",
         help="common-mode corrections to compare on the same runs, comma-separated: off (the engine's default), "
-        "default (CommonMode(): 5 peers over 100 expected events) or PEERS:EXPECTED (e.g. 3:30), either followed by "
+        "default (CommonMode(): 5 peers over 100 expected events) or PEERS:EXPECTED (e.g. 3:30; a leading w, as in "
+        "w5:10, weights the peers' median by their expected events), either followed by "
         ":pages to correct only verdicts that may page (e.g. 5:100:pages); one column each",
     )
     a = p.parse_args()

@@ -293,7 +293,8 @@ SETTINGS: tuple[Setting, ...] = (
         "off",
         "The common-mode correction of the alert rules: off, pages (a slice that may page is tested against the "
         "common rise of the other slices of its dimension set, so a holiday or a surge of all traffic pages once, "
-        "above them) or all (every slice, tickets too; docs/alerting.md).",
+        "above them), all (every slice, tickets too) or pages-weighted (as pages, with the peers' median weighted by "
+        "their volume and small peers counted, which reaches quiet holidays; docs/alerting.md).",
     ),
     Setting(
         "notifier_timeout_s",
@@ -318,7 +319,7 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 # The common-mode corrections the alert engine knows (alerting.rollup_source.common_mode builds them).
-COMMON_MODES = ("off", "pages", "all")
+COMMON_MODES = ("off", "pages", "all", "pages-weighted")
 
 _BY_NAME = {s.name: s for s in SETTINGS}
 _TABLES = tuple(s.name for s in SETTINGS if s.type is dict)  # settings given as a [table] of the config file

@@ -77,14 +77,19 @@ def test_the_live_common_mode_correction_takes_each_slices_peers_from_its_dimens
         assert sum(alerted.values()) == 1
 
 
-def test_the_common_mode_setting_names_off_pages_or_all_and_refuses_anything_else(tmp_path: Path) -> None:
+def test_the_common_mode_setting_names_off_pages_all_or_pages_weighted_and_refuses_anything_else(
+    tmp_path: Path,
+) -> None:
     assert common_mode("off") is None
     assert common_mode("pages") == CommonMode(pages_only=True)
     assert common_mode("all") == CommonMode()
-    with pytest.raises(ValueError, match="off, pages, all"):
+    assert common_mode("pages-weighted") == CommonMode(pages_only=True, min_expected=10.0, weighted=True)
+    with pytest.raises(ValueError, match="off, pages, all, pages-weighted"):
         common_mode("on")
     assert load_settings(environ={"WATCHKEEPER_ALERT_COMMON_MODE": "pages"}).alert_common_mode == "pages"
-    with pytest.raises(ConfigError, match="alert_common_mode must be one of off, pages, all"):
+    env = {"WATCHKEEPER_ALERT_COMMON_MODE": "pages-weighted"}
+    assert load_settings(environ=env).alert_common_mode == "pages-weighted"
+    with pytest.raises(ConfigError, match="alert_common_mode must be one of off, pages, all, pages-weighted"):
         load_settings(environ={"WATCHKEEPER_ALERT_COMMON_MODE": "yes"})
 
 

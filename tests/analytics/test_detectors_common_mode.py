@@ -24,7 +24,7 @@ from watchkeeper.analytics.detectors import (
     WindowStat,
     select_alerts,
 )
-from watchkeeper.analytics.detectors.common_mode import decide_again, median_without
+from watchkeeper.analytics.detectors.common_mode import decide_again, median_without, weighted_median_without
 
 from .test_detectors import ONSET, Traffic, hourly, step_at, stream_at
 
@@ -240,3 +240,40 @@ def test_on_a_surge_of_all_traffic_the_global_slice_pages_and_the_languages_stay
     out = select(vs)
     assert [k for k, d in out.items() if d.alert] == ["*"]
     assert all(out[v.key].outcome is Outcome.COMMON_MODE for v in fired)
+
+
+def test_on_a_quiet_holiday_the_weighted_median_reads_the_small_peers_the_plain_one_cannot() -> None:
+    """A holiday at a fraction of ordinary traffic: every language's rate is 10% up, but each expects only 80 events
+    an hour, so no peer reaches 100 events in the windows up to an hour and the plain median corrects only the
+    longer ones — Italian still fires on its short windows. Weighted by volume, with peers from 10 expected events,
+    every window is corrected and the page goes away."""
+    peers = dict.fromkeys(("en", "de", "fr", "es", "pt", "nl", "pl"), 80.0)
+    vs = languages({**dict.fromkeys(peers, 1.1), "it": 1.3}, peers)
+    assert select(vs, common_mode=None)["lang=it"].alert
+    assert select(vs)["lang=it"].alert  # CommonMode(): no peer over 100 events where Italian fires
+    out = select(vs, common_mode=CommonMode(min_expected=10, weighted=True))
+    assert out["lang=it"].outcome is Outcome.COMMON_MODE and not out["lang=it"].alert
+    assert out["lang=it"].verdict.value("common_mode") == pytest.approx(1.1, abs=0.03)
+
+
+def test_weighted_a_doubling_slice_still_alerts_and_a_big_peer_s_incident_moves_only_its_siblings() -> None:
+    vs = languages({"en": 1.0, "de": 0.98, "fr": 0.97, "es": 1.01, "pt": 0.99, "it": 2.0})
+    weighted = CommonMode(min_expected=10, weighted=True)
+    assert select(vs, common_mode=weighted)["lang=it"].alert
+    # English holds most of the traffic and doubles: it is its own incident, never corrected by itself
+    big = languages({"en": 2.0, "de": 1.0, "fr": 1.0, "es": 1.0, "pt": 1.0, "it": 1.0}, {"en": 20_000.0})
+    assert select(big, common_mode=weighted)["lang=en"].alert
+
+
+@given(st.lists(st.tuples(ratios, st.integers(min_value=1, max_value=20)), min_size=2, max_size=30), st.data())
+def test_the_weighted_median_without_a_slice_is_the_median_of_the_others_counted_by_weight(
+    pairs: list[tuple[float, int]], data: st.DataObject
+) -> None:
+    own = data.draw(st.sampled_from(pairs))
+    rest = list(pairs)
+    rest.remove(own)
+    expanded = sorted(r for r, w in rest for _ in range(w))
+    want = expanded[(len(expanded) + 1) // 2 - 1]  # the lower median of the ratios repeated by weight
+    assert weighted_median_without(sorted(pairs), own[0], own[1]) == want
+    everything = sorted(r for r, w in pairs for _ in range(w))
+    assert weighted_median_without(sorted(pairs), None, 0.0) == everything[(len(everything) + 1) // 2 - 1]

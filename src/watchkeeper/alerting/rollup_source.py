@@ -236,11 +236,14 @@ _utc = lru_cache(maxsize=16_384)(utc)  # bucket starts repeat across the slices 
 
 def common_mode(setting: str) -> CommonMode | None:
     """The common-mode correction the ``alert_common_mode`` setting names: ``off`` (none), ``pages`` (only verdicts
-    that may page are decided again against their peers' common rise), ``all`` (every fired verdict)."""
+    that may page are decided again against their peers' common rise), ``all`` (every fired verdict),
+    ``pages-weighted`` (as ``pages``, the peers' median weighted by their expected events, peers from 10 events)."""
     if setting not in COMMON_MODES:
         raise ValueError(f"alert_common_mode must be one of {', '.join(COMMON_MODES)}, not {setting!r}")
     if setting == "off":
         return None
+    if setting == "pages-weighted":
+        return CommonMode(pages_only=True, min_expected=10.0, weighted=True)
     return CommonMode(pages_only=setting == "pages")
 
 
