@@ -256,7 +256,7 @@ def test_on_a_quiet_holiday_the_weighted_median_reads_the_small_peers_the_plain_
     assert out["lang=it"].verdict.value("common_mode") == pytest.approx(1.1, abs=0.03)
 
 
-def test_weighted_a_doubling_slice_still_alerts_and_a_big_peer_s_incident_moves_only_its_siblings() -> None:
+def test_weighted_a_doubling_slice_still_alerts_and_a_dominant_peer_is_never_corrected_by_itself() -> None:
     vs = languages({"en": 1.0, "de": 0.98, "fr": 0.97, "es": 1.01, "pt": 0.99, "it": 2.0})
     weighted = CommonMode(min_expected=10, weighted=True)
     assert select(vs, common_mode=weighted)["lang=it"].alert
