@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
@@ -17,7 +18,7 @@ import click
 
 from . import __version__
 from .config import SETTINGS, Settings, load_settings, settings_markdown
-from .errors import ConfigError, InputError, Overloaded, WatchkeeperError
+from .errors import ConfigError, InputError, Overloaded, StorageError, WatchkeeperError
 
 _COMMON = [
     click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML config file."),
@@ -83,7 +84,11 @@ def serve(
     _run_server(s)
 
 
-def _run_server(s: Settings, *, demo: bool = False, on_ready: Any = None) -> None:
+def _run_server(
+    s: Settings, *, demo: bool = False, on_ready: Any = None, stopping: threading.Event | None = None
+) -> None:
+    """Serve until a signal stops the server; ``on_ready(app)`` runs on a thread once it listens, and ``stopping`` is
+    set as soon as a signal arrives, before the server winds down (so the demo's senders stop first)."""
     import uvicorn
 
     from .server import create_app
@@ -106,7 +111,7 @@ def _run_server(s: Settings, *, demo: bool = False, on_ready: Any = None) -> Non
         lifespan="on",
         timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
     )
-    server = uvicorn.Server(config)
+    server = _server(config, stopping)
     if on_ready is not None:
 
         def watch() -> None:
@@ -116,7 +121,11 @@ def _run_server(s: Settings, *, demo: bool = False, on_ready: Any = None) -> Non
                 on_ready(app)
 
         threading.Thread(target=watch, daemon=True, name="watchkeeper-on-ready").start()
-    server.run()
+    try:
+        server.run()
+    except KeyboardInterrupt:  # uvicorn raises Ctrl-C again once it has shut down cleanly
+        click.echo("Stopped.", err=True)
+        raise SystemExit(130) from None  # the shell's code for a process stopped by Ctrl-C
     if not server.started:
         raise click.ClickException(f"the server could not start on {s.host}:{s.port} (is the port in use?)")
 
@@ -183,6 +192,12 @@ def demo(
     stop = threading.Event()
 
     def start_traffic(app: Any) -> None:
+        try:
+            send_traffic(app)
+        except _DemoStopped:
+            click.echo("Stopped while the demo was loading traffic; what was acknowledged is stored.", err=True)
+
+    def send_traffic(app: Any) -> None:
         from .demo import run_live
         from .demo._load import HISTORY_SHARE, load
         from .demo._traffic import Incident
@@ -193,7 +208,18 @@ def demo(
         sim = Simulator(seed=seed, base_rate_per_min=rate, incident=incident)
 
         def send(spans: list[Any], feedback: list[Any]) -> None:
-            _send_with_retry(rt, spans, feedback, "demo")
+            if stop.is_set():
+                raise _DemoStopped
+            try:
+                _send_with_retry(rt, spans, feedback, "demo", stop)
+            except StorageError:
+                if stop.is_set():  # the server is winding down: not an error of the demo's
+                    raise _DemoStopped from None
+                raise
+
+        def send_live(spans: list[Any], feedback: list[Any]) -> None:
+            with contextlib.suppress(_DemoStopped):
+                send(spans, feedback)
 
         recent_ns = now - int(backfill_hours * 3600e9)
         load(sim, send, recent_ns, now, now_ns=now)
@@ -208,7 +234,7 @@ def demo(
             )
         threading.Thread(
             target=run_live,
-            args=(sim, send),
+            args=(sim, send_live),
             kwargs={"stop": stop, "rate_per_min": rate, "start_ns": now},
             daemon=True,
             name="watchkeeper-demo-traffic",
@@ -237,7 +263,7 @@ def demo(
 
     click.echo(f"Starting Watchkeeper demo on http://{s.host}:{s.port} (data in {s.data_dir}) ...", err=True)
     try:
-        _run_server(s, demo=True, on_ready=start_traffic)
+        _run_server(s, demo=True, on_ready=start_traffic, stopping=stop)
     finally:
         stop.set()
         webhook.stop()
@@ -310,13 +336,36 @@ def _demo_encryption(s: Settings) -> Settings:
     return replace(s, encryption_key_file=str(key_file))
 
 
-def _send_with_retry(rt: Any, spans: list[Any], feedback: list[Any], source: str) -> None:
+def _server(config: Any, stopping: threading.Event | None) -> Any:
+    """A uvicorn server that also sets ``stopping`` when a signal asks it to stop."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            if stopping is not None:
+                stopping.set()
+            super().handle_exit(sig, frame)
+
+    return Server(config)
+
+
+class _DemoStopped(Exception):
+    """The demo was stopped while it was sending traffic."""
+
+
+def _send_with_retry(
+    rt: Any, spans: list[Any], feedback: list[Any], source: str, stop: threading.Event | None = None
+) -> None:
+    """Ingest in this process, waiting out back-pressure; a set ``stop`` ends the wait with :class:`_DemoStopped`."""
     while True:
         try:
             rt.ingest_sync(spans, feedback, source)
             return
         except Overloaded as e:
-            time.sleep(min(e.retry_after_s, 5))
+            if stop is None:
+                time.sleep(min(e.retry_after_s, 5))
+            elif stop.wait(min(e.retry_after_s, 5)):
+                raise _DemoStopped from None
 
 
 @main.command()
