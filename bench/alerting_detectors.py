@@ -13,9 +13,10 @@ tuned on. See bench/_alert_sim.py.
 The alerting engine's loop is replayed on event time: every 5 minutes the spike test runs on every stream (1-hour
 history plus the last 5 hours of 5-minute buckets) and, every hour, the drift test; each tick's verdicts of one rate
 go through ``select_alerts``. A spike alert on a slice with enough volume is a page; a widened-window spike or a drift
-alert is a ticket. Notifications are counted after merging an alert's consecutive ticks (15 minutes of quiet ends
-it, an hour for drift) and after the inhibition the alerting room applies (an alert on an ancestor slice of the same
-rate inhibits a child's; a page inhibits a ticket on the same slice).
+alert is a ticket. Notifications are counted after merging an alert's consecutive ticks into a group (``--hold``:
+an hour of quiet ends it by default; ``shipped`` holds it as the default rules' ``keep_firing_for`` does) and after
+the inhibition the alerting room applies (an alert on an ancestor slice of the same rate inhibits a child's; a page
+inhibits a ticket on the same slice). ``--hold hour,60/60/360`` compares holds on the same runs, one column each.
 
 To replay 24 million stream-evaluations per run in minutes, a vectorised screen (numpy: the same seasonal baseline,
 Poisson bounds instead of the exact negative-binomial tails, a 100× margin) picks the evaluations that could fire,
@@ -85,10 +86,28 @@ def shipped_holds() -> dict[tuple[str, bool], int]:
 
 
 # How long an alert holds its group open, by (detector, page): the benchmark's hour for all ("hour"), or as the
-# shipped default rules' `keep_firing_for` ("shipped": a spike page 15 minutes, a spike ticket 30 minutes, a drift
-# ticket 6 hours).
+# shipped default rules' `keep_firing_for` ("shipped"); ``parse_hold`` also reads PAGE/TICKET/DRIFT in minutes.
 HOLDS: dict[str, dict[tuple[str, bool], int]] = {"hour": {}, "shipped": shipped_holds()}
-HOLD = HOLDS["hour"]
+
+
+def parse_hold(name: str) -> dict[tuple[str, bool], int]:
+    """A hold by name: ``hour``, ``shipped``, or ``PAGE/TICKET/DRIFT`` — the minutes a spike page, a spike ticket
+    and a drift alert hold their group open after their last alert (``60/60/360``)."""
+    if name in HOLDS:
+        return HOLDS[name]
+    parts = name.split("/")
+    try:
+        minutes = [int(x) for x in parts]
+    except ValueError:
+        minutes = []
+    if len(minutes) != 3 or min(minutes) < sim.BUCKET_MIN:
+        raise ValueError(
+            f"hold {name!r}: expected hour, shipped or PAGE/TICKET/DRIFT in minutes (each at least {sim.BUCKET_MIN})"
+        )
+    page, ticket, drift = (m // sim.BUCKET_MIN - 1 for m in minutes)
+    return {("spike", True): page, ("spike", False): ticket, ("drift", False): drift, ("drift", True): drift}
+
+
 MATCH_AFTER = 2 * sim.PER_HOUR  # an alert up to 2 hours after an incident's end still belongs to it
 HOURS_HISTORY = 26 * 24
 RECENT_HOURS = 5
@@ -137,7 +156,7 @@ class Episode:
     p_value: float
     detectors: set[str]
     page_start: int | None
-    hold_until: int = 0  # the last tick an alert can join the group (see HOLD)
+    hold_until: int = 0  # the last tick an alert can join the group (see HOLDS)
     notifications: list[Notification] = field(default_factory=list)
 
     @property
@@ -594,10 +613,14 @@ def static_alerts(tr: sim.Traffic, metric: str, variant: str) -> list[Alert]:
 # from alerts to notifications, incidents and the measures
 
 
-def episodes(alerts: Iterable[Alert], hier: sim.Hierarchy) -> list[Episode]:
+def episodes(
+    alerts: Iterable[Alert], hier: sim.Hierarchy, hold: dict[tuple[str, bool], int] | None = None
+) -> list[Episode]:
     """Alert groups per (rate, slice) with their notifications: one when the group opens (a page or a ticket), one
     more if a ticket group is later joined by a page; a notification is inhibited while a group on an ancestor
-    slice of the same rate is open."""
+    slice of the same rate is open. ``hold`` gives, per (detector, page), the ticks after an alert that a next one
+    still joins its group (default: ``GROUP_GAP``)."""
+    hold_ticks = hold or {}
     by: dict[tuple[str, int], list[Alert]] = defaultdict(list)
     for a in alerts:
         by[(a.metric, a.slice)].append(a)
@@ -606,16 +629,16 @@ def episodes(alerts: Iterable[Alert], hier: sim.Hierarchy) -> list[Episode]:
         items.sort(key=lambda a: a.tick)
         cur: Episode | None = None
         for a in items:
-            hold = a.tick + HOLD.get((a.detector, a.page), GROUP_GAP)
+            until = a.tick + hold_ticks.get((a.detector, a.page), GROUP_GAP)
             if cur is not None and a.tick <= cur.hold_until:
                 cur.end = max(cur.end, a.tick)
-                cur.hold_until = max(cur.hold_until, hold)
+                cur.hold_until = max(cur.hold_until, until)
                 cur.p_value = min(cur.p_value, a.p_value)
                 cur.detectors.add(a.detector)
                 if a.page and cur.page_start is None:
                     cur.page_start = a.tick
                 continue
-            cur = Episode(metric, s, a.tick, a.tick, a.p_value, {a.detector}, a.tick if a.page else None, hold)
+            cur = Episode(metric, s, a.tick, a.tick, a.p_value, {a.detector}, a.tick if a.page else None, until)
             out.append(cur)
     open_by_metric: dict[str, list[Episode]] = defaultdict(list)
     for e in out:
@@ -735,16 +758,34 @@ def unmatched_tickets(tr: sim.Traffic, eps: list[Episode]) -> Counter[str]:
     return out
 
 
+def columns(modes: str, holds: str) -> dict[str, tuple[str, str]]:
+    """The result columns of one replay: a common-mode setting (see :func:`parse_modes`) and an alert-group hold (see
+    :func:`parse_hold`) each, named by what varies."""
+    ms = list(parse_modes(modes))
+    hs = [h.strip() for h in holds.split(",")]
+    for h in hs:
+        parse_hold(h)
+    out = {}
+    for m in ms:
+        for h in hs:
+            name = m if len(hs) == 1 else f"hold {h}" if len(ms) == 1 else f"{m}, hold {h}"
+            out[name] = (m, h)
+    return out
+
+
 def run_seed(
-    sim_name: str, seed: int, *, warm_days: int, test_days: int, incidents: int, modes: str = "off"
-) -> list[dict[str, Any]]:
-    """One (simulator, seed): a run record per common-mode setting of ``modes`` (see :func:`parse_modes`)."""
+    sim_name: str, seed: int, *, warm_days: int, test_days: int, incidents: int, modes: str = "off",
+    holds: str = "hour",
+) -> list[dict[str, Any]]:  # fmt: skip
+    """One (simulator, seed): a run record per common-mode setting of ``modes`` (see :func:`parse_modes`) and alert
+    group hold of ``holds`` (see :func:`parse_hold`)."""
     t0 = time.time()
     settings = parse_modes(modes)
+    cols = columns(modes, holds)
     tr = sim.simulate(sim_name, seed, warm_days=warm_days, test_days=test_days, incidents=incidents)
     sim_s = time.time() - t0
     outs: dict[str, dict[str, Any]] = {
-        m: {"sim": sim_name, "seed": seed, "mode": m, "test_days": test_days, "sim_s": sim_s} for m in settings
+        c: {"sim": sim_name, "seed": seed, "mode": c, "test_days": test_days, "sim_s": sim_s} for c in cols
     }
     for variant in ("free", "inc"):
         stats = RunStats()
@@ -755,9 +796,9 @@ def run_seed(
         st_eps = episodes(static, tr.hier)
         st_pages, _ = false_notifications(tr, st_eps)
         st_incidents = score_incidents(tr, st_eps) if variant == "inc" else []
-        for m in settings:
+        for c, (m, h) in cols.items():
             alerts = stats.alerts[m]
-            eps = episodes(alerts, tr.hier)
+            eps = episodes(alerts, tr.hier, parse_hold(h))
             gated = sum(1 for a in alerts if a.gate not in (Gate.ENOUGH.value, Gate.WIDENED.value))
             low_pages = len({(a.metric, a.slice) for a in alerts if a.page and a.true_mu_hour < PAGE_GATE_CHECK})
             tiny = len({(a.metric, a.slice) for a in alerts if a.true_mu_day < DAILY_GATE_CHECK})
@@ -779,7 +820,7 @@ def run_seed(
                 notified = [n for e in eps for n in e.notified]
                 rec["matched_pages"] = sum(1 for n in notified if n.page) - pages
                 rec["matched_tickets"] = sum(1 for n in notified if not n.page) - tickets
-            outs[m][variant] = rec
+            outs[c][variant] = rec
     for out in outs.values():
         out["total_s"] = time.time() - t0
     return list(outs.values())
@@ -1097,31 +1138,23 @@ def use_spike_alpha(alpha: float | None) -> None:
         SPIKE = replace(SPIKE, alpha=alpha)
 
 
-def use_hold(name: str) -> None:
-    """Hold alert groups open as ``HOLDS[name]`` says."""
-    global HOLD
-    HOLD = HOLDS[name]
-
-
 def _run(args: tuple[str, int, int, int, int, str, float | None, str]) -> list[dict[str, Any]]:
-    name, seed, warm_days, test_days, incidents, modes, spike_alpha, hold = args
+    name, seed, warm_days, test_days, incidents, modes, spike_alpha, holds = args
     use_spike_alpha(spike_alpha)  # in this process (a pool's worker may not share the parent's globals)
-    use_hold(hold)
-    return run_seed(name, seed, warm_days=warm_days, test_days=test_days, incidents=incidents, modes=modes)
+    return run_seed(name, seed, warm_days=warm_days, test_days=test_days, incidents=incidents, modes=modes, holds=holds)
 
 
 def measure(
     seeds: list[int], sims: list[str], *, warm_days: int = 14, test_days: int = 28, incidents: int = 200,
     with_tick: bool = True, log: Any = None, jobs: int = 1, modes: str = "off", spike_alpha: float | None = None,
-    hold: str = "hour",
+    holds: str = "hour",
 ) -> tuple[dict[str, dict[str, Any]], dict[str, float] | None, list[dict[str, Any]]]:  # fmt: skip
     """Every (simulator, seed) run, then the summaries per simulator (and common-mode setting, when ``modes`` names
-    more than one) and the timing of one tick; ``spike_alpha`` replaces the spike test's level, ``hold`` names how
-    long alerts hold their group open (``HOLDS``)."""
+    more than one) and the timing of one tick; ``spike_alpha`` replaces the spike test's level, ``holds`` names how
+    long alerts hold their group open (:func:`parse_hold`; several, comma-separated, give a column each)."""
     use_spike_alpha(spike_alpha)
-    use_hold(hold)
-    todo = [(name, seed, warm_days, test_days, incidents, modes, spike_alpha, hold) for name in sims for seed in seeds]
-    names = list(parse_modes(modes))
+    todo = [(name, seed, warm_days, test_days, incidents, modes, spike_alpha, holds) for name in sims for seed in seeds]
+    names = list(columns(modes, holds))
     runs: list[dict[str, Any]] = []
 
     def finished() -> Iterator[list[dict[str, Any]]]:
@@ -1135,7 +1168,7 @@ def measure(
         runs += got
         for r in got if log is not None else ():
             print(
-                f"  sim {r['sim']} seed {r['seed']} common mode {r['mode']}: {r['total_s']:.0f} s "
+                f"  sim {r['sim']} seed {r['seed']} {r['mode']}: {r['total_s']:.0f} s "
                 f"(simulation {r['sim_s']:.0f} s), candidates {r['free']['candidates'] + r['inc']['candidates']:,}, "
                 f"false pages {r['free']['false_pages']}, false tickets {r['free']['false_tickets']}",
                 file=log,
@@ -1175,11 +1208,11 @@ def main() -> int:
     )
     p.add_argument(
         "--hold",
-        choices=sorted(HOLDS),
         default="hour",
-        help="how long an alert holds its group open: an hour for every detector (the default, the published "
-        "tables), or the shortest keep_firing_for of the shipped rules by detector and severity (spike page 15 "
-        "min, spike ticket 30 min, drift 6 h)",
+        help="how long an alert holds its group open after its last alert: hour (every detector, the default), "
+        "shipped (the shortest keep_firing_for of the shipped rules per detector and severity) or PAGE/TICKET/DRIFT "
+        "in minutes (a spike page, a spike ticket, a drift alert: 60/60/360); several, comma-separated, give a "
+        "column each on the same runs",
     )
     p.add_argument(
         "--false-tickets",
@@ -1204,6 +1237,10 @@ def main() -> int:
     a = p.parse_args()
     if a.spike_alpha is not None and not 0 < a.spike_alpha < 1:
         p.error(f"--spike-alpha must be between 0 and 1, not {a.spike_alpha:g}")
+    try:
+        columns(a.common_mode, a.hold)
+    except ValueError as e:
+        p.error(str(e))
     seeds = parse_seeds(a.seeds)
     sims = [s.strip() for s in a.sims.split(",")]
     warm, test, incidents = 14, 28, 200
@@ -1222,7 +1259,7 @@ def main() -> int:
         jobs=a.jobs,
         modes=a.common_mode,
         spike_alpha=a.spike_alpha,
-        hold=a.hold,
+        holds=a.hold,
     )
     print(
         f"\nDetector benchmark, {started}: seeds {a.seeds if not a.quick else seeds[0]}, {warm} + {test} days, "
