@@ -1,0 +1,67 @@
+"""The detection benchmark counts notifications as the engine sends them: an alert muted by an alert on an ancestor
+slice is sent once that ancestor's alert has ended, if it is still firing then (Alertmanager's inhibition, which the
+engine follows), and not at all if it ended first; a muted ticket and page due at the same moment are one page."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("numpy")
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+
+import _alert_sim as sim
+import alerting_detectors as bench
+
+HIER = sim.hierarchy()
+ROOT = 0
+CHILD = next(s for s in range(HIER.size) if HIER.parent[s] == ROOT)
+HOUR = sim.PER_HOUR  # ticks
+
+
+def alert(s: int, tick: int, *, page: bool = False, detector: str = "spike") -> bench.Alert:
+    return bench.Alert("refusals", s, detector, tick, page, 1e-9, "enough", 100.0, 2400.0)
+
+
+def notes(eps: list[bench.Episode], s: int) -> list[tuple[int, bool, bool]]:
+    (e,) = [e for e in eps if e.slice == s]
+    return [(n.tick, n.page, n.unmuted) for n in e.notified]
+
+
+def test_a_muted_alert_still_firing_when_its_parents_alert_ends_is_notified_then() -> None:
+    parent = [alert(ROOT, t, page=True) for t in range(100, 106)]  # its group holds to 105 + an hour
+    child = [alert(CHILD, t) for t in range(103, 103 + 3 * HOUR)]  # firing for three hours
+    eps = bench.episodes(parent + child, HIER)
+    assert notes(eps, ROOT) == [(100, True, False)]
+    assert notes(eps, CHILD) == [(105 + HOUR + 1, False, True)]
+
+
+def test_a_muted_alert_that_ends_before_its_parents_alert_is_never_notified() -> None:
+    parent = [alert(ROOT, t, page=True) for t in range(100, 100 + 3 * HOUR)]
+    child = [alert(CHILD, t) for t in range(110, 120)]
+    eps = bench.episodes(parent + child, HIER)
+    assert notes(eps, CHILD) == []
+
+
+def test_a_muted_ticket_and_page_of_one_group_go_out_together_as_a_page() -> None:
+    parent = [alert(ROOT, t, page=True) for t in range(100, 106)]
+    child = [alert(CHILD, 103)] + [alert(CHILD, t, page=True) for t in range(104, 104 + 3 * HOUR)]
+    eps = bench.episodes(parent + child, HIER)
+    assert notes(eps, CHILD) == [(105 + HOUR + 1, True, True)]
+
+
+def test_the_hold_decides_how_long_a_parents_alert_mutes_its_children() -> None:
+    parent = [alert(ROOT, 100, detector="drift")]
+    child = [alert(CHILD, t, detector="drift") for t in range(100 + 2 * HOUR, 100 + 10 * HOUR, HOUR)]
+    hour = bench.episodes(parent + child, HIER, bench.parse_hold("hour"))
+    six_hours = bench.episodes(parent + child, HIER, bench.parse_hold("60/60/360"))
+    assert notes(hour, CHILD) == [(100 + 2 * HOUR, False, False)]  # the parent's group closed an hour after it
+    assert notes(six_hours, CHILD) == [(100 + 6 * HOUR, False, True)]  # held six hours: sent when it ends
+
+
+def test_a_hold_that_is_not_a_name_or_three_durations_is_refused() -> None:
+    for bad in ("2h", "60/60", "60/x/360", "60/60/0"):
+        with pytest.raises(ValueError, match="PAGE/TICKET/DRIFT"):
+            bench.parse_hold(bad)
