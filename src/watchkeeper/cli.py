@@ -123,9 +123,9 @@ def _run_server(
         threading.Thread(target=watch, daemon=True, name="watchkeeper-on-ready").start()
     try:
         server.run()
-    except KeyboardInterrupt:  # uvicorn raises Ctrl-C again once it has shut down cleanly
+    except KeyboardInterrupt:  # uvicorn raises Ctrl-C again once it has shut down cleanly: a requested stop
         click.echo("Stopped.", err=True)
-        raise SystemExit(130) from None  # the shell's code for a process stopped by Ctrl-C
+        return
     if not server.started:
         raise click.ClickException(f"the server could not start on {s.host}:{s.port} (is the port in use?)")
 

@@ -1,5 +1,5 @@
 """`watchkeeper demo` as a user runs it: a real process, stopped with Ctrl-C while it is still loading its history.
-It stops cleanly (exit status 130, as for any process stopped by Ctrl-C; a line saying what happened; no traceback,
+It stops cleanly (exit status 0, as `serve --workers N` does; a line saying what happened; no traceback,
 no "Aborted!" and no dropped-records warning from its own traffic threads), and the store it leaves opens and holds
 what was acknowledged."""
 
@@ -19,7 +19,7 @@ from watchkeeper.config import Settings
 from watchkeeper.store import make_engine
 from watchkeeper.testing import free_port
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(360)]
 
 
 def _wait_for(log: Path, needle: str, proc: subprocess.Popen[bytes], within_s: float) -> None:
@@ -37,7 +37,7 @@ def _wait_for(log: Path, needle: str, proc: subprocess.Popen[bytes], within_s: f
 def test_ctrl_c_while_the_history_loads_stops_cleanly_and_keeps_what_was_stored(tmp_path: Path) -> None:
     data = tmp_path / "demo-data"
     log = tmp_path / "demo.log"
-    args = ["--data-dir", str(data), "--port", str(free_port()), "--backfill-hours", "0.2", "--history-days", "30"]
+    args = ["--data-dir", str(data), "--port", str(free_port()), "--backfill-hours", "0.05", "--history-days", "30"]
     with log.open("ab") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "watchkeeper.cli", "demo", *args],
@@ -46,9 +46,9 @@ def test_ctrl_c_while_the_history_loads_stops_cleanly_and_keeps_what_was_stored(
             env=dict(os.environ, WATCHKEEPER_LOG_LEVEL="warning"),
         )
     try:
-        _wait_for(log, "Loading 30 days of history", proc, within_s=90)
+        _wait_for(log, "Loading 30 days of history", proc, within_s=240)
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=60) == 130  # stopped by Ctrl-C, as a shell reports it
+        assert proc.wait(timeout=60) == 0  # a requested stop, as with serve --workers
     finally:
         if proc.poll() is None:
             proc.kill()
