@@ -17,6 +17,8 @@ alert is a ticket. Notifications are counted after merging an alert's consecutiv
 an hour of quiet ends it by default; ``shipped`` holds it as the default rules' ``keep_firing_for`` does) and after
 the inhibition the alerting room applies (an alert on an ancestor slice of the same rate inhibits a child's; a page
 inhibits a ticket on the same slice). ``--hold hour,60/60/360`` compares holds on the same runs, one column each.
+``--for shipped`` counts an alert only once it has been active for the shipped rules' ``for`` at every tick, as the
+engine's lifecycle does (pending, then firing); the default, ``none``, counts the detectors' own delays.
 
 To replay 24 million stream-evaluations per run in minutes, a vectorised screen (numpy: the same seasonal baseline,
 Poisson bounds instead of the exact negative-binomial tails, a 100× margin) picks the evaluations that could fire,
@@ -106,6 +108,41 @@ def parse_hold(name: str) -> dict[tuple[str, bool], int]:
             f"hold {name!r}: expected hour, shipped or PAGE/TICKET/DRIFT in minutes (each at least {sim.BUCKET_MIN})"
         )
     page, ticket, drift = (m // sim.BUCKET_MIN - 1 for m in minutes)
+    return {("spike", True): page, ("spike", False): ticket, ("drift", False): drift, ("drift", True): drift}
+
+
+def shipped_waits() -> dict[tuple[str, bool], int]:
+    """For each (detector, page) of the shipped default rules, the shortest ``for`` in ticks: how long an alert is
+    pending (active at every tick) before it fires."""
+    out: dict[tuple[str, bool], int] = {}
+    tick_ns = sim.BUCKET_MIN * 60 * 1_000_000_000
+    for r in load_rules().rules:
+        ticks = -(-r.for_ns // tick_ns)
+        key = (r.detector, r.severity == "page")
+        out[key] = min(out.get(key, ticks), ticks)
+    return out
+
+
+# How long an alert is pending before it fires, by (detector, page): not at all ("none", what the detectors alone
+# give), or as the shipped default rules' `for` ("shipped"); ``parse_for`` also reads PAGE/TICKET/DRIFT in minutes.
+WAITS: dict[str, dict[tuple[str, bool], int]] = {"none": {}, "shipped": shipped_waits()}
+
+
+def parse_for(name: str) -> dict[tuple[str, bool], int]:
+    """A pending time by name: ``none``, ``shipped``, or ``PAGE/TICKET/DRIFT`` — the minutes a spike page, a spike
+    ticket and a drift alert must be active at every tick before they fire (``10/15/60``; 0 fires at once)."""
+    if name in WAITS:
+        return WAITS[name]
+    parts = name.split("/")
+    try:
+        minutes = [int(x) for x in parts]
+    except ValueError:
+        minutes = []
+    if len(minutes) != 3 or min(minutes) < 0 or any(m % sim.BUCKET_MIN for m in minutes):
+        raise ValueError(
+            f"for {name!r}: expected none, shipped or PAGE/TICKET/DRIFT in minutes (multiples of {sim.BUCKET_MIN})"
+        )
+    page, ticket, drift = (m // sim.BUCKET_MIN for m in minutes)
     return {("spike", True): page, ("spike", False): ticket, ("drift", False): drift, ("drift", True): drift}
 
 
@@ -615,6 +652,48 @@ def static_alerts(tr: sim.Traffic, metric: str, variant: str) -> list[Alert]:
 # from alerts to notifications, incidents and the measures
 
 
+def firing(
+    alerts: Iterable[Alert],
+    wait: dict[tuple[str, bool], int] | None = None,
+    hold: dict[tuple[str, bool], int] | None = None,
+) -> list[Alert]:
+    """The alerts of ticks at which the engine's alert is firing, not pending: as its lifecycle does, an alert of a
+    (rate, slice, detector) and severity starts pending at its first active tick, is dropped if a tick passes
+    without it, and fires once it has been active for ``wait`` ticks (per (detector, page); none: at once); once
+    firing it stays so while it is back within its hold (see :func:`parse_hold`). A spike verdict too small to page
+    continues a page that is live on the slice, as the engine's severity does; anything else is a ticket."""
+    waits = wait or {}
+    if not any(waits.values()):
+        return list(alerts)
+    holds = hold or {}
+    by: dict[tuple[str, int, str], list[Alert]] = defaultdict(list)
+    for a in alerts:
+        by[(a.metric, a.slice, a.detector)].append(a)
+    out: list[Alert] = []
+    for (_, _, detector), items in by.items():
+        items.sort(key=lambda a: a.tick)
+        state: dict[bool, tuple[int, int, bool]] = {}  # page? → (pending since, last active tick, fired)
+        page_hold = holds.get((detector, True), GROUP_GAP)
+        for a in items:
+            page = a.page or (detector == "spike" and _live(state, True, a.tick, page_hold))
+            live = _live(state, page, a.tick, holds.get((detector, page), GROUP_GAP))
+            start, fired = (state[page][0], state[page][2]) if live else (a.tick, False)
+            fired = fired or a.tick - start >= waits.get((detector, page), 0)
+            state[page] = (start, a.tick, fired)
+            if fired:
+                out.append(a)
+    return out
+
+
+def _live(state: dict[bool, tuple[int, int, bool]], page: bool, tick: int, hold: int) -> bool:
+    """Whether the alert of that severity is pending or firing at ``tick``, before the tick's verdict: pending if it
+    was active at the tick before, firing if it was active within its hold."""
+    if page not in state:
+        return False
+    _, last, fired = state[page]
+    return last == tick - 1 or (fired and tick - 1 - last <= hold)
+
+
 def episodes(
     alerts: Iterable[Alert], hier: sim.Hierarchy, hold: dict[tuple[str, bool], int] | None = None
 ) -> list[Episode]:
@@ -790,30 +869,36 @@ def unmatched_tickets(tr: sim.Traffic, eps: list[Episode]) -> Counter[str]:
     return out
 
 
-def columns(modes: str, holds: str) -> dict[str, tuple[str, str]]:
-    """The result columns of one replay: a common-mode setting (see :func:`parse_modes`) and an alert-group hold (see
-    :func:`parse_hold`) each, named by what varies."""
+def columns(modes: str, holds: str, waits: str = "none") -> dict[str, tuple[str, str, str]]:
+    """The result columns of one replay: a common-mode setting (see :func:`parse_modes`), an alert-group hold (see
+    :func:`parse_hold`) and a pending time (see :func:`parse_for`) each, named by what varies."""
     ms = list(parse_modes(modes))
     hs = [h.strip() for h in holds.split(",")]
+    ws = [w.strip() for w in waits.split(",")]
     for h in hs:
         parse_hold(h)
+    for w in ws:
+        parse_for(w)
     out = {}
     for m in ms:
         for h in hs:
-            name = m if len(hs) == 1 else f"hold {h}" if len(ms) == 1 else f"{m}, hold {h}"
-            out[name] = (m, h)
+            for w in ws:
+                parts = [m] if len(ms) > 1 else []
+                parts += [f"hold {h}"] if len(hs) > 1 else []
+                parts += [f"for {w}"] if len(ws) > 1 else []
+                out[", ".join(parts) or m] = (m, h, w)
     return out
 
 
 def run_seed(
     sim_name: str, seed: int, *, warm_days: int, test_days: int, incidents: int, modes: str = "off",
-    holds: str = "hour",
+    holds: str = "hour", waits: str = "none",
 ) -> list[dict[str, Any]]:  # fmt: skip
-    """One (simulator, seed): a run record per common-mode setting of ``modes`` (see :func:`parse_modes`) and alert
-    group hold of ``holds`` (see :func:`parse_hold`)."""
+    """One (simulator, seed): a run record per common-mode setting of ``modes`` (see :func:`parse_modes`), alert
+    group hold of ``holds`` (see :func:`parse_hold`) and pending time of ``waits`` (see :func:`parse_for`)."""
     t0 = time.time()
     settings = parse_modes(modes)
-    cols = columns(modes, holds)
+    cols = columns(modes, holds, waits)
     tr = sim.simulate(sim_name, seed, warm_days=warm_days, test_days=test_days, incidents=incidents)
     sim_s = time.time() - t0
     outs: dict[str, dict[str, Any]] = {
@@ -828,8 +913,8 @@ def run_seed(
         st_eps = episodes(static, tr.hier)
         st_pages, _ = false_notifications(tr, st_eps)
         st_incidents = score_incidents(tr, st_eps) if variant == "inc" else []
-        for c, (m, h) in cols.items():
-            alerts = stats.alerts[m]
+        for c, (m, h, w) in cols.items():
+            alerts = firing(stats.alerts[m], parse_for(w), parse_hold(h))
             eps = episodes(alerts, tr.hier, parse_hold(h))
             gated = sum(1 for a in alerts if a.gate not in (Gate.ENOUGH.value, Gate.WIDENED.value))
             low_pages = len({(a.metric, a.slice) for a in alerts if a.page and a.true_mu_hour < PAGE_GATE_CHECK})
@@ -1176,23 +1261,31 @@ def use_spike_alpha(alpha: float | None) -> None:
         SPIKE = replace(SPIKE, alpha=alpha)
 
 
-def _run(args: tuple[str, int, int, int, int, str, float | None, str]) -> list[dict[str, Any]]:
-    name, seed, warm_days, test_days, incidents, modes, spike_alpha, holds = args
+def _run(args: tuple[str, int, int, int, int, str, float | None, str, str]) -> list[dict[str, Any]]:
+    name, seed, warm_days, test_days, incidents, modes, spike_alpha, holds, waits = args
     use_spike_alpha(spike_alpha)  # in this process (a pool's worker may not share the parent's globals)
-    return run_seed(name, seed, warm_days=warm_days, test_days=test_days, incidents=incidents, modes=modes, holds=holds)
+    return run_seed(
+        name, seed, warm_days=warm_days, test_days=test_days, incidents=incidents, modes=modes, holds=holds,
+        waits=waits,
+    )  # fmt: skip
 
 
 def measure(
     seeds: list[int], sims: list[str], *, warm_days: int = 14, test_days: int = 28, incidents: int = 200,
     with_tick: bool = True, log: Any = None, jobs: int = 1, modes: str = "off", spike_alpha: float | None = None,
-    holds: str = "hour",
+    holds: str = "hour", waits: str = "none",
 ) -> tuple[dict[str, dict[str, Any]], dict[str, float] | None, list[dict[str, Any]]]:  # fmt: skip
     """Every (simulator, seed) run, then the summaries per simulator (and common-mode setting, when ``modes`` names
     more than one) and the timing of one tick; ``spike_alpha`` replaces the spike test's level, ``holds`` names how
-    long alerts hold their group open (:func:`parse_hold`; several, comma-separated, give a column each)."""
+    long alerts hold their group open (:func:`parse_hold`) and ``waits`` how long they are pending before they fire
+    (:func:`parse_for`); several of either, comma-separated, give a column each."""
     use_spike_alpha(spike_alpha)
-    todo = [(name, seed, warm_days, test_days, incidents, modes, spike_alpha, holds) for name in sims for seed in seeds]
-    names = list(columns(modes, holds))
+    todo = [
+        (name, seed, warm_days, test_days, incidents, modes, spike_alpha, holds, waits)
+        for name in sims
+        for seed in seeds
+    ]
+    names = list(columns(modes, holds, waits))
     runs: list[dict[str, Any]] = []
 
     def finished() -> Iterator[list[dict[str, Any]]]:
@@ -1253,6 +1346,14 @@ def main() -> int:
         "column each on the same runs",
     )
     p.add_argument(
+        "--for",
+        dest="waits",
+        default="none",
+        help="how long an alert is pending (active at every tick) before it fires and counts: none (the detectors "
+        "alone, the default), shipped (the shortest `for` of the shipped rules per detector and severity) or "
+        "PAGE/TICKET/DRIFT in minutes (10/15/60); several, comma-separated, give a column each on the same runs",
+    )
+    p.add_argument(
         "--false-tickets",
         action="store_true",
         help="count the tickets that match no incident, in the incident and incident-free runs, by detector, slice "
@@ -1276,7 +1377,7 @@ def main() -> int:
     if a.spike_alpha is not None and not 0 < a.spike_alpha < 1:
         p.error(f"--spike-alpha must be between 0 and 1, not {a.spike_alpha:g}")
     try:
-        columns(a.common_mode, a.hold)
+        columns(a.common_mode, a.hold, a.waits)
     except ValueError as e:
         p.error(str(e))
     seeds = parse_seeds(a.seeds)
@@ -1298,11 +1399,12 @@ def main() -> int:
         modes=a.common_mode,
         spike_alpha=a.spike_alpha,
         holds=a.hold,
+        waits=a.waits,
     )
     print(
         f"\nDetector benchmark, {started}: seeds {a.seeds if not a.quick else seeds[0]}, {warm} + {test} days, "
         f"{sim.hierarchy().size * len(sim.METRICS):,} streams, ~{incidents} incidents per seed, spike alpha "
-        f"{SPIKE.alpha:g}, alert groups held {a.hold!r}; {time.time() - t0:.0f} s\n"
+        f"{SPIKE.alpha:g}, alert groups held {a.hold!r}, pending {a.waits!r}; {time.time() - t0:.0f} s\n"
     )
     print_rows(rows(summaries, tick), list(summaries))
     for name, s in summaries.items():

@@ -65,3 +65,61 @@ def test_a_hold_that_is_not_a_name_or_three_durations_is_refused() -> None:
     for bad in ("2h", "60/60", "60/x/360", "60/60/0"):
         with pytest.raises(ValueError, match="PAGE/TICKET/DRIFT"):
             bench.parse_hold(bad)
+
+
+# the rules' `for`: an alert is pending, and sends nothing, until it has been active at every tick for that long
+
+
+def ticks(alerts: list[bench.Alert]) -> list[tuple[int, bool]]:
+    return [(a.tick, a.page) for a in alerts]
+
+
+def test_without_a_pending_time_every_alert_fires_at_once() -> None:
+    alerts = [alert(CHILD, 100, page=True), alert(CHILD, 103)]
+    assert ticks(bench.firing(alerts, bench.parse_for("none"))) == [(100, True), (103, False)]
+
+
+def test_a_page_fires_only_once_active_for_its_for_at_every_tick() -> None:
+    wait = bench.parse_for("10/15/60")  # a page: active at three ticks in a row, the first and 10 minutes later
+    short = [alert(CHILD, t, page=True) for t in (100, 101)]
+    broken = [alert(CHILD, t, page=True) for t in (100, 101, 103, 104)]
+    steady = [alert(CHILD, t, page=True) for t in range(100, 105)]
+    assert bench.firing(short, wait) == []
+    assert bench.firing(broken, wait) == []  # a tick without it clears the pending alert: it starts again at 103
+    assert ticks(bench.firing(steady, wait)) == [(102, True), (103, True), (104, True)]
+
+
+def test_a_firing_alert_keeps_firing_through_a_gap_within_its_hold() -> None:
+    wait, hold = bench.parse_for("10/15/60"), bench.parse_hold("15/30/360")  # a page held 15 minutes
+    alerts = [alert(CHILD, t, page=True) for t in (100, 101, 102, 105, 109)]
+    # 105: two quiet ticks, still firing (resolved only at the third); 109: three quiet ticks, a new pending alert
+    assert ticks(bench.firing(alerts, wait, hold)) == [(102, True), (105, True)]
+
+
+def test_a_verdict_too_small_to_page_continues_a_live_page_and_is_otherwise_a_ticket() -> None:
+    wait = bench.parse_for("10/15/60")
+    dipping = [alert(CHILD, 100, page=True), alert(CHILD, 101), alert(CHILD, 102, page=True)]
+    assert ticks(bench.firing(dipping, wait)) == [(102, True)]  # one page alert, pending since 100
+    tickets = [alert(CHILD, t) for t in range(100, 104)]  # a ticket waits 15 minutes: three ticks after its first
+    assert ticks(bench.firing(tickets, wait)) == [(103, False)]
+
+
+def test_the_drift_tests_hourly_verdict_fires_after_an_hour_when_the_next_hour_still_drifts() -> None:
+    wait = bench.parse_for("10/15/60")
+    one_hour = [alert(CHILD, t, detector="drift") for t in range(100, 100 + HOUR)]  # one verdict, held its hour
+    two_hours = [alert(CHILD, t, detector="drift") for t in range(100, 100 + 2 * HOUR)]
+    assert bench.firing(one_hour, wait) == []
+    assert ticks(bench.firing(two_hours, wait))[0] == (100 + HOUR, False)
+
+
+def test_the_shipped_pending_times_are_the_default_rules_for() -> None:
+    shipped = bench.parse_for("shipped")
+    assert shipped[("spike", True)] == 2  # the shipped spike pages wait 10 minutes: two 5-minute ticks
+    assert shipped[("drift", False)] == HOUR
+
+
+def test_a_pending_time_that_is_not_a_name_or_three_durations_is_refused() -> None:
+    for bad in ("10m", "10/15", "10/x/60", "10/15/-5", "7/15/60"):
+        with pytest.raises(ValueError, match="PAGE/TICKET/DRIFT"):
+            bench.parse_for(bad)
+    assert list(bench.columns("off", "hour", "none,shipped")) == ["for none", "for shipped"]
