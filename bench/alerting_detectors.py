@@ -42,7 +42,7 @@ import statistics
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -80,9 +80,17 @@ def shipped_holds() -> dict[tuple[str, bool], int]:
     """For each (detector, page) of the shipped default rules, the shortest ``keep_firing_for`` as the ticks after
     an alert's last one that a new alert still joins its group (an alert inactive for the whole ``keep_firing_for``
     has resolved: the next one is a new episode)."""
+    return _shipped(lambda r: max(0, r.keep_firing_for_ns // TICK_NS - 1))
+
+
+TICK_NS = sim.BUCKET_MIN * 60 * 1_000_000_000
+
+
+def _shipped(ticks_of: Callable[[Any], int]) -> dict[tuple[str, bool], int]:
+    """The smallest ``ticks_of(rule)`` over the shipped default rules, per (detector, page)."""
     out: dict[tuple[str, bool], int] = {}
     for r in load_rules().rules:
-        ticks = max(0, r.keep_firing_for_ns // (sim.BUCKET_MIN * 60 * 1_000_000_000) - 1)
+        ticks = ticks_of(r)
         key = (r.detector, r.severity == "page")
         out[key] = min(out.get(key, ticks), ticks)
     return out
@@ -98,29 +106,31 @@ def parse_hold(name: str) -> dict[tuple[str, bool], int]:
     and a drift alert hold their group open after their last alert (``60/60/360``)."""
     if name in HOLDS:
         return HOLDS[name]
-    parts = name.split("/")
-    try:
-        minutes = [int(x) for x in parts]
-    except ValueError:
-        minutes = []
-    if len(minutes) != 3 or min(minutes) < sim.BUCKET_MIN:
+    minutes = _minutes(name)
+    if minutes is None or min(minutes) < sim.BUCKET_MIN:
         raise ValueError(
             f"hold {name!r}: expected hour, shipped or PAGE/TICKET/DRIFT in minutes (each at least {sim.BUCKET_MIN})"
         )
-    page, ticket, drift = (m // sim.BUCKET_MIN - 1 for m in minutes)
+    return _per_detector(*(m // sim.BUCKET_MIN - 1 for m in minutes))
+
+
+def _minutes(text: str) -> list[int] | None:
+    """``PAGE/TICKET/DRIFT`` as three whole numbers of minutes, or None."""
+    try:
+        minutes = [int(x) for x in text.split("/")]
+    except ValueError:
+        return None
+    return minutes if len(minutes) == 3 else None
+
+
+def _per_detector(page: int, ticket: int, drift: int) -> dict[tuple[str, bool], int]:
     return {("spike", True): page, ("spike", False): ticket, ("drift", False): drift, ("drift", True): drift}
 
 
 def shipped_waits() -> dict[tuple[str, bool], int]:
     """For each (detector, page) of the shipped default rules, the shortest ``for`` in ticks: how long an alert is
     pending (active at every tick) before it fires."""
-    out: dict[tuple[str, bool], int] = {}
-    tick_ns = sim.BUCKET_MIN * 60 * 1_000_000_000
-    for r in load_rules().rules:
-        ticks = -(-r.for_ns // tick_ns)
-        key = (r.detector, r.severity == "page")
-        out[key] = min(out.get(key, ticks), ticks)
-    return out
+    return _shipped(lambda r: -(-r.for_ns // TICK_NS))
 
 
 # How long an alert is pending before it fires, by (detector, page): not at all ("none", what the detectors alone
@@ -133,17 +143,12 @@ def parse_for(name: str) -> dict[tuple[str, bool], int]:
     ticket and a drift alert must be active at every tick before they fire (``10/15/60``; 0 fires at once)."""
     if name in WAITS:
         return WAITS[name]
-    parts = name.split("/")
-    try:
-        minutes = [int(x) for x in parts]
-    except ValueError:
-        minutes = []
-    if len(minutes) != 3 or min(minutes) < 0 or any(m % sim.BUCKET_MIN for m in minutes):
+    minutes = _minutes(name)
+    if minutes is None or min(minutes) < 0 or any(m % sim.BUCKET_MIN for m in minutes):
         raise ValueError(
             f"for {name!r}: expected none, shipped or PAGE/TICKET/DRIFT in minutes (multiples of {sim.BUCKET_MIN})"
         )
-    page, ticket, drift = (m // sim.BUCKET_MIN for m in minutes)
-    return {("spike", True): page, ("spike", False): ticket, ("drift", False): drift, ("drift", True): drift}
+    return _per_detector(*(m // sim.BUCKET_MIN for m in minutes))
 
 
 MATCH_AFTER = 2 * sim.PER_HOUR  # an alert up to 2 hours after an incident's end still belongs to it
