@@ -127,28 +127,57 @@ def _per_detector(page: int, ticket: int, drift: int) -> dict[tuple[str, bool], 
     return {("spike", True): page, ("spike", False): ticket, ("drift", False): drift, ("drift", True): drift}
 
 
-def shipped_waits() -> dict[tuple[str, bool], int]:
+@dataclass(frozen=True)
+class Wait:
+    """How long an alert is pending (active at every tick) before it fires, in ticks per (detector, page), and the
+    factor of change at or past which a spike verdict fires at once (the rules' ``for_unless_factor``; None: never)."""
+
+    ticks: dict[tuple[str, bool], int] = field(default_factory=dict)
+    factor: float | None = None
+
+    def urgent(self, a: Alert) -> bool:
+        if self.factor is None or a.detector != "spike" or a.observed == a.expected:
+            return False
+        low, high = sorted((float(a.observed), a.expected))
+        return low <= 0 or high / low >= self.factor
+
+
+def shipped_waits() -> Wait:
     """For each (detector, page) of the shipped default rules, the shortest ``for`` in ticks: how long an alert is
-    pending (active at every tick) before it fires."""
-    return _shipped(lambda r: -(-r.for_ns // TICK_NS))
+    pending (active at every tick) before it fires; and the smallest ``for_unless_factor`` of their spike rules."""
+    factors = [r.for_unless_factor for r in load_rules().rules if r.detector == "spike" and r.for_unless_factor]
+    return Wait(_shipped(lambda r: -(-r.for_ns // TICK_NS)), min(factors, default=None))
 
 
 # How long an alert is pending before it fires, by (detector, page): not at all ("none", what the detectors alone
 # give), or as the shipped default rules' `for` ("shipped"); ``parse_for`` also reads PAGE/TICKET/DRIFT in minutes.
-WAITS: dict[str, dict[tuple[str, bool], int]] = {"none": {}, "shipped": shipped_waits()}
+WAITS: dict[str, Wait] = {"none": Wait(), "shipped": shipped_waits()}
 
 
-def parse_for(name: str) -> dict[tuple[str, bool], int]:
+def parse_for(name: str) -> Wait:
     """A pending time by name: ``none``, ``shipped``, or ``PAGE/TICKET/DRIFT`` — the minutes a spike page, a spike
-    ticket and a drift alert must be active at every tick before they fire (``10/15/60``; 0 fires at once)."""
+    ticket and a drift alert must be active at every tick before they fire (``10/15/60``; 0 fires at once) — with
+    an optional ``xFACTOR``: a spike verdict whose rate changed by that factor or more fires at once
+    (``10/15/60x2``, as the rules' ``for_unless_factor``)."""
     if name in WAITS:
         return WAITS[name]
-    minutes = _minutes(name)
-    if minutes is None or min(minutes) < 0 or any(m % sim.BUCKET_MIN for m in minutes):
+    durations, x, factor_text = name.partition("x")
+    minutes = _minutes(durations)
+    try:
+        factor = float(factor_text) if x else None
+    except ValueError:
+        factor = math.nan
+    if (
+        minutes is None
+        or min(minutes) < 0
+        or any(m % sim.BUCKET_MIN for m in minutes)
+        or (factor is not None and not 1 < factor < math.inf)
+    ):
         raise ValueError(
-            f"for {name!r}: expected none, shipped or PAGE/TICKET/DRIFT in minutes (multiples of {sim.BUCKET_MIN})"
+            f"for {name!r}: expected none, shipped or PAGE/TICKET/DRIFT in minutes (multiples of {sim.BUCKET_MIN}), "
+            "optionally followed by xFACTOR (above 1)"
         )
-    return _per_detector(*(m // sim.BUCKET_MIN for m in minutes))
+    return Wait(_per_detector(*(m // sim.BUCKET_MIN for m in minutes)), factor)
 
 
 MATCH_AFTER = 2 * sim.PER_HOUR  # an alert up to 2 hours after an incident's end still belongs to it
@@ -659,15 +688,17 @@ def static_alerts(tr: sim.Traffic, metric: str, variant: str) -> list[Alert]:
 
 def firing(
     alerts: Iterable[Alert],
-    wait: dict[tuple[str, bool], int] | None = None,
+    wait: Wait | None = None,
     hold: dict[tuple[str, bool], int] | None = None,
 ) -> list[Alert]:
     """The alerts of ticks at which the engine's alert is firing, not pending: as its lifecycle does, an alert of a
     (rate, slice, detector) and severity starts pending at its first active tick, is dropped if a tick passes
-    without it, and fires once it has been active for ``wait`` ticks (per (detector, page); none: at once); once
-    firing it stays so while it is back within its hold (see :func:`parse_hold`). A spike verdict too small to page
-    continues a page that is live on the slice, as the engine's severity does; anything else is a ticket."""
-    waits = wait or {}
+    without it, and fires once it has been active for ``wait`` ticks (per (detector, page); none: at once), or at
+    once on a verdict ``wait`` finds urgent; once firing it stays so while it is back within its hold (see
+    :func:`parse_hold`). A spike verdict too small to page continues a page that is live on the slice, as the
+    engine's severity does; anything else is a ticket."""
+    wait = wait or Wait()
+    waits = wait.ticks
     if not any(waits.values()):
         return list(alerts)
     holds = hold or {}
@@ -683,7 +714,7 @@ def firing(
             page = a.page or (detector == "spike" and _live(state, True, a.tick, page_hold))
             live = _live(state, page, a.tick, holds.get((detector, page), GROUP_GAP))
             start, fired = (state[page][0], state[page][2]) if live else (a.tick, False)
-            fired = fired or a.tick - start >= waits.get((detector, page), 0)
+            fired = fired or a.tick - start >= waits.get((detector, page), 0) or wait.urgent(a)
             state[page] = (start, a.tick, fired)
             if fired:
                 out.append(a)

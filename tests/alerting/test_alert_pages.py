@@ -204,10 +204,17 @@ def test_the_rules_page_lists_every_rule_the_server_runs_with_its_settings(clien
         assert f'action="/rules/{rule.name}/backtest"' in row and 'name="step" value="15m"' in row
     spike = page.text.split('id="rule-RefusalRateSpike"', 1)[1].split("</tr>", 1)[0]
     assert "language × model_version" in spike and "global" in spike
-    assert "for 10m" in spike and "keep firing 15m" in spike and "bucket 5m" in spike and "lookback 1w" in spike
+    assert (
+        'for 10m <span class="sub">(at once if the rate changed ×2)</span>' in spike
+        and "keep firing 15m" in spike
+        and "bucket 5m" in spike
+        and "lookback 1w" in spike
+    )
     assert "team=safety" in spike and "sensitivity 1 (medium)" in spike and "enabled" in spike
     assert 'href="https://watchkeeper.dev/runbooks/refusal-rate-spike"' in spike
     assert "Refusal rate up to {{ $value }}" in spike
+    drift = page.text.split('id="rule-RefusalRateDrift"', 1)[1].split("</tr>", 1)[0]
+    assert "for 1h<br>" in drift  # no factor: every alert of the rule waits its ``for``
     assert "at most 7 days and 700 ticks" in page.text
     assert 'href="/rules"' in page.text and 'href="/silences"' in page.text  # the nav links
 

@@ -5,6 +5,7 @@ engine follows), and not at all if it ended first; a muted ticket and page due a
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -96,6 +97,15 @@ def test_a_firing_alert_keeps_firing_through_a_gap_within_its_hold() -> None:
     assert ticks(bench.firing(alerts, wait, hold)) == [(102, True), (105, True)]
 
 
+def test_a_rate_changed_by_the_factor_fires_at_once_and_a_smaller_change_waits() -> None:
+    wait = bench.parse_for("10/15/60x2")
+    doubled = [replace(alert(CHILD, t, page=True), observed=40, expected=20.0) for t in (100, 101)]
+    smaller = [replace(alert(CHILD, t, page=True), observed=39, expected=20.0) for t in (100, 101)]
+    assert ticks(bench.firing(doubled, wait)) == [(100, True), (101, True)]
+    assert bench.firing(smaller, wait) == []  # ×1.95: pending, and the slice recovered before its 10 minutes
+    assert bench.firing(doubled, bench.parse_for("10/15/60")) == []  # without a factor every verdict waits
+
+
 def test_a_verdict_too_small_to_page_continues_a_live_page_and_is_otherwise_a_ticket() -> None:
     wait = bench.parse_for("10/15/60")
     dipping = [alert(CHILD, 100, page=True), alert(CHILD, 101), alert(CHILD, 102, page=True)]
@@ -114,12 +124,13 @@ def test_the_drift_tests_hourly_verdict_fires_after_an_hour_when_the_next_hour_s
 
 def test_the_shipped_pending_times_are_the_default_rules_for() -> None:
     shipped = bench.parse_for("shipped")
-    assert shipped[("spike", True)] == 2  # the shipped spike pages wait 10 minutes: two 5-minute ticks
-    assert shipped[("drift", False)] == HOUR
+    assert shipped.ticks[("spike", True)] == 2  # the shipped spike pages wait 10 minutes: two 5-minute ticks
+    assert shipped.ticks[("drift", False)] == HOUR
+    assert shipped.factor == 2.0  # unless the rate doubled
 
 
 def test_a_pending_time_that_is_not_a_name_or_three_durations_is_refused() -> None:
-    for bad in ("10m", "10/15", "10/x/60", "10/15/-5", "7/15/60"):
+    for bad in ("10m", "10/15", "10/x/60", "10/15/-5", "7/15/60", "10/15/60x1", "10/15/60xtwo", "10/15/60x"):
         with pytest.raises(ValueError, match="PAGE/TICKET/DRIFT"):
             bench.parse_for(bad)
     assert list(bench.columns("off", "hour", "none,shipped")) == ["for none", "for shipped"]

@@ -148,6 +148,25 @@ def test_a_spike_goes_pending_fires_notifies_once_and_resolves(
     assert value == 1.0
 
 
+def test_a_rate_changed_by_the_rules_factor_pages_without_waiting_for(
+    http: httpx.Client, http_receiver: Receiver
+) -> None:
+    """``for_unless_factor``: ``for`` lets a short excess just past the detector's level pass unpaged; the refusal
+    rate of fr going from 1% to 20%, 4.8% over the test's 15 minutes at its first tick (×4.8), fires then when the
+    rule's factor is 3, and waits the 10 minutes when it is 30. The episode starts at the same tick either way."""
+    for factor, fired_at in ((3, T + 5 * MIN), (30, T + 15 * MIN)):
+        http_receiver.requests.clear()
+        s = Setup(None, http, http_receiver.url, for_=f"10m\n    for_unless_factor: {factor}")
+        incident(s.source)
+        engine = s.engine()
+        run(engine, T - 30 * MIN, fired_at)
+        (fr,) = [a for a in engine.alerts.values() if a.labels["language"] == "fr"]
+        assert (fr.state, fr.starts_ns, fr.fired_ns) == (AlertState.FIRING, T + 5 * MIN, fired_at)
+        run(engine, fired_at + 5 * MIN, fired_at + 5 * MIN)  # the group's wait (30 s) has passed: sent
+        assert posts(http_receiver) == [("firing", ["fr"])]
+        assert http_receiver.requests[0].json()["alerts"][0]["startsAt"] == "2024-06-01T06:05:00Z"
+
+
 def test_a_tick_repeated_after_late_records_sends_nothing_twice(
     db: Engine, http: httpx.Client, http_receiver: Receiver
 ) -> None:

@@ -14,11 +14,16 @@ def new() -> Alert:
     return Alert("fp", "R", {"alertname": "R"}, {}, AlertState.PENDING, 0, 0)
 
 
-def run(seq: list[tuple[int, bool]], *, for_ns: int = FOR, keep: int = 0) -> tuple[Alert | None, list[Transition]]:
+def run(
+    seq: list[tuple[int, bool]], *, for_ns: int = FOR, keep: int = 0, urgent_at: tuple[int, ...] = ()
+) -> tuple[Alert | None, list[Transition]]:
     alert: Alert | None = None
     out: list[Transition] = []
     for at, active in seq:
-        alert, trs = step(alert, active, at, for_ns=for_ns, keep_firing_for_ns=keep, new=new() if active else None)
+        alert, trs = step(
+            alert, active, at, for_ns=for_ns, keep_firing_for_ns=keep, new=new() if active else None,
+            urgent=at in urgent_at,
+        )  # fmt: skip
         out += trs
     return alert, out
 
@@ -37,6 +42,14 @@ def test_a_pending_alert_that_stops_is_cleared_without_ever_firing() -> None:
     a, trs = run([(0, True), (5 * MIN, False)])
     assert states(trs) == [(0, "pending"), (5, "inactive")]
     assert a is not None and a.fired_ns is None
+
+
+def test_urgent_evidence_fires_without_waiting_for_whether_new_or_already_pending() -> None:
+    _, trs = run([(0, True), (5 * MIN, True)], urgent_at=(0,))
+    assert states(trs) == [(0, "pending"), (0, "firing")]
+    a, trs = run([(0, True), (5 * MIN, True), (10 * MIN, True)], urgent_at=(5 * MIN,))
+    assert states(trs) == [(0, "pending"), (5, "firing")]
+    assert a is not None and (a.starts_ns, a.fired_ns) == (0, 5 * MIN)  # the episode still starts when it began
 
 
 def test_for_zero_fires_at_once_and_recovery_resolves() -> None:

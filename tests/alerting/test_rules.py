@@ -168,6 +168,8 @@ CASES = [
     ("bad severity", _rule(0, severity="critical"), "severity: must be one of page, ticket"),
     ("for not a duration", _rule(0, **{"for": "ten minutes"}), "for: must be a duration such as 30s, 5m"),
     ("bare number", _rule(0, **{"for": 10}), "for: must be a duration such as"),
+    ("urgent factor of 1", _rule(0, for_unless_factor=1), "for_unless_factor: must be a number above 1 (2: the rate"),
+    ("urgent factor not a number", _rule(0, for_unless_factor="double"), "for_unless_factor: must be a number above 1"),
     ("for longer than lookback", _rule(1, **{"for": "15d"}), "for: must not be longer than the lookback (15d > 14d)"),
     ("zero bucket", _rule(0, bucket="0s"), "bucket: must be longer than 0s"),
     ("bucket longer than lookback", _rule(0, bucket="8d"), "bucket: is longer than the lookback (8d > 7d)"),
@@ -300,6 +302,15 @@ def test_without_a_route_every_alert_goes_to_a_receiver_that_sends_nothing() -> 
 def test_sensitivity_words_are_the_documented_numbers() -> None:
     for word, value in (("low", 0.1), ("medium", 1.0), ("high", 10.0)):
         assert parse_rules(doc(_rule(0, sensitivity=word))).rule("RefusalRateSpike").sensitivity == value
+
+
+def test_a_rate_changed_by_the_urgent_factor_either_way_fires_without_waiting_for() -> None:
+    rule = parse_rules(doc(_rule(0, for_unless_factor=2))).rule("RefusalRateSpike")
+    assert rule.for_unless_factor == 2.0
+    assert rule.urgent(0.02, 0.01) and rule.urgent(0.005, 0.01) and rule.urgent(0.01, 0.0) and rule.urgent(0.0, 0.01)
+    assert not rule.urgent(0.019, 0.01) and not rule.urgent(0.01, 0.01) and not rule.urgent(None, 0.01)
+    assert parse_rules(doc(_rule(0, for_unless_factor="1.5"))).rule("RefusalRateSpike").for_unless_factor == 1.5
+    assert not parse_rules(doc()).rule("RefusalRateSpike").urgent(1.0, 0.0)  # not set: every alert waits ``for``
 
 
 def test_secrets_are_never_echoed_in_errors() -> None:

@@ -233,7 +233,13 @@ class AlertEngine:
                 labels = rule.alert_labels(test.slice.dims, test.slice.values, severity)
                 new = Alert(fp, rule.name, labels, {}, AlertState.PENDING, now, now)
             a, trs = step(
-                alert, test is not None, now, for_ns=rule.for_ns, keep_firing_for_ns=rule.keep_firing_for_ns, new=new
+                alert,
+                test is not None,
+                now,
+                for_ns=rule.for_ns,
+                keep_firing_for_ns=rule.keep_firing_for_ns,
+                new=new,
+                urgent=test is not None and rule.urgent(test.verdict.observed_rate, test.verdict.expected_rate),
             )
             if a is not None and test is not None and reading is not None:
                 a.reading = reading

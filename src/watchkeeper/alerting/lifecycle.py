@@ -3,11 +3,14 @@
 An alert is the pair (rule, slice), identified by the fingerprint of its labels. At each tick the detector says
 whether the slice is *active* (it fired, passed the volume gate and survived false-discovery control):
 
-    not known, active       → pending (starts now); firing at once when ``for`` is 0
-    pending,   active       → firing once it has been active for ``for``
+    not known, active       → pending (starts now); firing at once when ``for`` is 0 or the evidence is urgent
+    pending,   active       → firing once it has been active for ``for``, or at once on urgent evidence
     pending,   not active   → inactive (the pending state is cleared, nothing was sent)
     firing,    not active   → resolved, unless it was active less than ``keep_firing_for`` ago
     resolved,  active       → a new episode: pending again, with a new start
+
+*Urgent* evidence is the rule's choice (``for_unless_factor``: the rate changed by that factor or more): ``for``
+is there to let a short excess just past the detector's level pass unpaged; a doubled rate does not wait for it.
 
 Everything runs on event time: ``now`` is the tick's time, never the wall clock, so a replay of history makes
 the same transitions as the live run did. A tick repeated at the same time (a re-evaluation after late records)
@@ -87,8 +90,10 @@ def step(
     for_ns: int,
     keep_firing_for_ns: int = 0,
     new: Alert | None = None,
+    urgent: bool = False,
 ) -> tuple[Alert | None, list[Transition]]:
     """Advance one alert by one tick; returns the alert (a new episode when one starts) and what changed.
+    ``urgent``: the tick's verdict is strong enough to fire without waiting ``for``.
 
     ``new`` is the alert to start when the slice becomes active and no live episode exists (the caller builds it
     with the tick's labels, annotations and reading; its state and times are set here).
@@ -114,13 +119,13 @@ def step(
                 None,
             )
             out = [Transition(a.fingerprint, None, AlertState.PENDING, now_ns)]
-            if for_ns == 0:
+            if for_ns == 0 or urgent:
                 a.state, a.fired_ns = AlertState.FIRING, now_ns
                 out.append(Transition(a.fingerprint, AlertState.PENDING, AlertState.FIRING, now_ns))
             return a, out
         assert alert is not None
         alert.last_active_ns = max(alert.last_active_ns, now_ns)
-        if alert.state is AlertState.PENDING and now_ns - alert.starts_ns >= for_ns:
+        if alert.state is AlertState.PENDING and (urgent or now_ns - alert.starts_ns >= for_ns):
             alert.state, alert.fired_ns = AlertState.FIRING, now_ns
             return alert, [Transition(alert.fingerprint, AlertState.PENDING, AlertState.FIRING, now_ns)]
         return alert, []

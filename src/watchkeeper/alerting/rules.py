@@ -23,6 +23,7 @@ Every problem found is reported, not only the first (:class:`RulesError`). See d
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -111,6 +112,15 @@ class AlertRule:
     labels: Mapping[str, str]
     annotations: Mapping[str, str]  # templates
     enabled: bool = True
+    for_unless_factor: float | None = None  # a rate changed by this factor or more fires at once, without ``for``
+
+    def urgent(self, observed: float | None, expected: float | None) -> bool:
+        """Whether a verdict that saw ``observed`` where ``expected`` was expected fires without waiting ``for``:
+        the rate changed by at least ``for_unless_factor`` (up or down; from or to zero counts as any factor)."""
+        if self.for_unless_factor is None or observed is None or expected is None or observed == expected:
+            return False
+        low, high = sorted((observed, expected))
+        return low <= 0 or high / low >= self.for_unless_factor
 
     def alert_labels(self, dims: Sequence[str], values: Sequence[str], severity: str | None = None) -> dict[str, str]:
         """The labels (the identity) of this rule's alert for one slice (``severity``: a page rule's alert from a
@@ -209,6 +219,7 @@ class RuleIn(_In):
     sensitivity: float | int | str = 1.0
     severity: str
     for_: str | int = Field("0s", alias="for")
+    for_unless_factor: float | int | str | None = None
     keep_firing_for: str | int = "0s"
     lookback: str | int = "7d"
     bucket: str | int = "5m"
@@ -471,6 +482,7 @@ class _Checker:
         if r.severity not in SEVERITIES:
             self.add((*path, "severity"), where, "severity", f"must be one of {', '.join(SEVERITIES)}")
         for_ns = self.duration(r.for_, (*path, "for"), where, "for")
+        factor = self._factor(r.for_unless_factor, (*path, "for_unless_factor"), where)
         keep_ns = self.duration(r.keep_firing_for, (*path, "keep_firing_for"), where, "keep_firing_for")
         lookback = self.duration(r.lookback, (*path, "lookback"), where, "lookback", positive=True)
         bucket = self.duration(r.bucket, (*path, "bucket"), where, "bucket", positive=True)
@@ -515,6 +527,7 @@ class _Checker:
             labels=dict(r.labels),
             annotations=dict(r.annotations),
             enabled=r.enabled,
+            for_unless_factor=factor,
         )
 
     def _sensitivity(self, value: float | int | str, path: Path_, where: str) -> float | None:
@@ -527,6 +540,19 @@ class _Checker:
             self.add(path, where, "sensitivity", f"must be above 0 and at most {MAX_SENSITIVITY:g} (1: as tuned)")
             return None
         return float(value)
+
+    def _factor(self, value: float | int | str | None, path: Path_, where: str) -> float | None:
+        """``for_unless_factor``: a number above 1 (2: a rate that doubled, or halved, fires at once)."""
+        if value is None:
+            return None
+        try:
+            f = float(value) if not isinstance(value, bool) else math.nan
+        except ValueError:
+            f = math.nan
+        if not 1 < f < math.inf:
+            self.add(path, where, "for_unless_factor", f"must be a number above 1 (2: the rate doubled), not {value!r}")
+            return None
+        return f
 
     def _slices(self, items: list[str | list[str]], path: Path_, where: str) -> list[tuple[str, ...]]:
         out: list[tuple[str, ...]] = []

@@ -90,6 +90,7 @@ def rule_view(rule: AlertRule) -> dict[str, Any]:
         "sensitivity": _sensitivity(rule.sensitivity),
         "severity": rule.severity,
         "for": format_duration(rule.for_ns),
+        "for_unless_factor": f"{rule.for_unless_factor:g}" if rule.for_unless_factor is not None else "",
         "keep_firing_for": format_duration(rule.keep_firing_for_ns),
         "bucket": format_duration(rule.bucket_ns),
         "lookback": format_duration(rule.lookback_ns),
