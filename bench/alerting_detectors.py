@@ -54,6 +54,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 import _alert_sim as sim
 from watchkeeper.alerting import load_rules
+from watchkeeper.alerting.rules import changed_by
 from watchkeeper.analytics.detectors import (
     Baseline,
     Bucket,
@@ -136,10 +137,7 @@ class Wait:
     factor: float | None = None
 
     def urgent(self, a: Alert) -> bool:
-        if self.factor is None or a.detector != "spike" or a.observed == a.expected:
-            return False
-        low, high = sorted((float(a.observed), a.expected))
-        return low <= 0 or high / low >= self.factor
+        return self.factor is not None and a.detector == "spike" and changed_by(a.observed, a.expected, self.factor)
 
 
 def shipped_waits() -> Wait:

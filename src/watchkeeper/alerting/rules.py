@@ -93,6 +93,15 @@ class Catalogue:
         return None
 
 
+def changed_by(observed: float, expected: float, factor: float) -> bool:
+    """Whether a rate moved from ``expected`` to ``observed`` by ``factor`` or more, up or down (from or to zero:
+    any factor); what a rule's ``for_unless_factor`` tests."""
+    if observed == expected:
+        return False
+    low, high = sorted((observed, expected))
+    return low <= 0 or high / low >= factor
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # The checked result
 
@@ -117,10 +126,9 @@ class AlertRule:
     def urgent(self, observed: float | None, expected: float | None) -> bool:
         """Whether a verdict that saw ``observed`` where ``expected`` was expected fires without waiting ``for``:
         the rate changed by at least ``for_unless_factor`` (up or down; from or to zero counts as any factor)."""
-        if self.for_unless_factor is None or observed is None or expected is None or observed == expected:
+        if self.for_unless_factor is None or observed is None or expected is None:
             return False
-        low, high = sorted((observed, expected))
-        return low <= 0 or high / low >= self.for_unless_factor
+        return changed_by(observed, expected, self.for_unless_factor)
 
     def alert_labels(self, dims: Sequence[str], values: Sequence[str], severity: str | None = None) -> dict[str, str]:
         """The labels (the identity) of this rule's alert for one slice (``severity``: a page rule's alert from a
