@@ -20,6 +20,8 @@ from . import __version__
 from .config import SETTINGS, Settings, load_settings, settings_markdown
 from .errors import ConfigError, InputError, Overloaded, StorageError, WatchkeeperError
 
+SEND_STOP_WAIT_S = 30.0  # how long a stopped demo waits for its loader to notice the stop and say so
+
 _COMMON = [
     click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML config file."),
     click.option("--data-dir", help="Directory of the embedded SQLite store (default ./watchkeeper-data)."),
@@ -190,12 +192,17 @@ def demo(
     webhook = WebhookReceiver(lambda line: click.echo(line, err=True)).start()
     s = _demo_alerting(s, webhook.url)
     stop = threading.Event()
+    loading = threading.Event()  # set while the traffic thread loads; the main thread waits for it before exiting
+    loaded = threading.Event()
 
     def start_traffic(app: Any) -> None:
+        loading.set()
         try:
             send_traffic(app)
         except _DemoStopped:
             click.echo("Stopped while the demo was loading traffic; what was acknowledged is stored.", err=True)
+        finally:
+            loaded.set()
 
     def send_traffic(app: Any) -> None:
         from .demo import run_live
@@ -266,6 +273,8 @@ def demo(
         _run_server(s, demo=True, on_ready=start_traffic, stopping=stop)
     finally:
         stop.set()
+        if loading.is_set():  # let the loader see the stop and say so before the process (and its thread) ends
+            loaded.wait(timeout=SEND_STOP_WAIT_S)
         webhook.stop()
 
 
