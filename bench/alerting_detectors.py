@@ -229,6 +229,7 @@ class Episode:
     page_start: int | None
     hold_until: int = 0  # the last tick an alert can join the group (see HOLDS)
     notifications: list[Notification] = field(default_factory=list)
+    page_ticks: list[int] = field(default_factory=list)  # the ticks of its pages: when it mutes a child's page
 
     @property
     def page(self) -> bool:
@@ -732,9 +733,11 @@ def episodes(
     alerts: Iterable[Alert], hier: sim.Hierarchy, hold: dict[tuple[str, bool], int] | None = None
 ) -> list[Episode]:
     """Alert groups per (rate, slice) with their notifications: one when the group opens (a page or a ticket), one
-    more if a ticket group is later joined by a page; a notification is inhibited while a group on an ancestor
-    slice of the same rate is open. ``hold`` gives, per (detector, page), the ticks after an alert that a next one
-    still joins its group (default: ``GROUP_GAP``)."""
+    more if a ticket group is later joined by a page; a ticket is inhibited while a group on an ancestor slice of the
+    same rate is open, a page only at the ticks an ancestor's page is detected (as the engine's parent-slice
+    inhibition does: a parent kept firing after its change stopped being detected no longer mutes a child's page).
+    ``hold`` gives, per (detector, page), the ticks after an alert that a next one still joins its group (default:
+    ``GROUP_GAP``)."""
     hold_ticks = hold or {}
     by: dict[tuple[str, int], list[Alert]] = defaultdict(list)
     for a in alerts:
@@ -752,21 +755,29 @@ def episodes(
                 cur.detectors.add(a.detector)
                 if a.page and cur.page_start is None:
                     cur.page_start = a.tick
+                if a.page:
+                    cur.page_ticks.append(a.tick)
                 continue
             cur = Episode(metric, s, a.tick, a.tick, a.p_value, {a.detector}, a.tick if a.page else None, until)
+            if a.page:
+                cur.page_ticks.append(a.tick)
             out.append(cur)
     open_by_metric: dict[str, list[Episode]] = defaultdict(list)
     for e in out:
         open_by_metric[e.metric].append(e)
     for e in out:
         anc = set(hier.ancestors(e.slice))
-        muting = _merged((o.start, o.hold_until) for o in open_by_metric[e.metric] if o.slice in anc)
+        above = [o for o in open_by_metric[e.metric] if o.slice in anc]
+        muting = {
+            False: _merged((o.start, o.hold_until) for o in above),
+            True: _merged((t, t) for o in above for t in o.page_ticks),
+        }
         times = [(e.start, e.page_start == e.start)]
         if e.page_start is not None and e.page_start > e.start:
             times.append((e.page_start, True))
         sent: dict[int, Notification] = {}
         for tick, page in times:
-            until = _covered_until(muting, tick)
+            until = _covered_until(muting[page], tick)
             if until is None:
                 n = sent.setdefault(tick, Notification(tick, page))
             else:
@@ -777,6 +788,9 @@ def episodes(
                 # ticket and a page due at the same time go out as one notification, the page
                 n = sent.setdefault(until + 1, Notification(until + 1, page, unmuted=True))
             n.page = n.page or page
+        paged = min((t for t, n in sent.items() if n.page), default=None)
+        if paged is not None:  # a ticket unmuted after its group's own page went out stays muted by that page
+            sent = {t: n for t, n in sent.items() if n.page or t < paged}
         e.notifications += sent.values()
         e.notifications.sort(key=lambda n: n.tick)
     out.sort(key=lambda e: (e.start, e.slice))

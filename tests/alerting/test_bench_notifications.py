@@ -1,6 +1,7 @@
 """The detection benchmark counts notifications as the engine sends them: an alert muted by an alert on an ancestor
 slice is sent once that ancestor's alert has ended, if it is still firing then (Alertmanager's inhibition, which the
-engine follows), and not at all if it ended first; a muted ticket and page due at the same moment are one page."""
+engine follows), and not at all if it ended first; a page is muted by an ancestor's page only while that page's
+change is detected; a muted ticket and page due at the same moment are one page."""
 
 from __future__ import annotations
 
@@ -48,9 +49,26 @@ def test_a_muted_alert_that_ends_before_its_parents_alert_is_never_notified() ->
 
 def test_a_muted_ticket_and_page_of_one_group_go_out_together_as_a_page() -> None:
     parent = [alert(ROOT, t, page=True) for t in range(100, 106)]
+    child = [alert(CHILD, 103, page=True)] + [alert(CHILD, t) for t in range(104, 104 + 3 * HOUR)]
+    eps = bench.episodes([*parent, alert(ROOT, 120, page=True), *child], HIER)
+    assert notes(eps, CHILD) == [(106, True, True)]
+
+
+def test_a_childs_page_is_muted_only_while_its_parents_page_is_detected() -> None:
+    """As the engine's parent-slice inhibition: once the parent's change is no longer detected (its alert is only
+    kept firing), the child's page, which says where the change is, goes out; its earlier ticket, muted by the
+    parent's open group, is then covered by that page."""
+    parent = [alert(ROOT, t, page=True) for t in range(100, 106)]
     child = [alert(CHILD, 103)] + [alert(CHILD, t, page=True) for t in range(104, 104 + 3 * HOUR)]
     eps = bench.episodes(parent + child, HIER)
-    assert notes(eps, CHILD) == [(105 + HOUR + 1, True, True)]
+    assert notes(eps, ROOT) == [(100, True, False)]
+    assert notes(eps, CHILD) == [(106, True, True)]
+    detected_throughout = [alert(ROOT, t, page=True) for t in range(100, 104 + 5 * HOUR)]  # past the child's end
+    eps = bench.episodes(detected_throughout + child, HIER)
+    assert notes(eps, CHILD) == []  # the parent speaks for it while its own change is detected
+    ticket_parent = [alert(ROOT, t) for t in range(100, 106)]  # a parent's ticket never mutes a child's page
+    eps = bench.episodes(ticket_parent + child, HIER)
+    assert notes(eps, CHILD) == [(104, True, False)]
 
 
 def test_the_hold_decides_how_long_a_parents_alert_mutes_its_children() -> None:

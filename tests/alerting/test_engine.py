@@ -254,6 +254,34 @@ def test_the_parent_slice_speaks_for_its_children(http: httpx.Client, http_recei
     assert [a["labels"]["slice"] for a in http_receiver.requests[0].json()["alerts"]] == ["global"]
 
 
+def test_a_child_pages_once_its_parent_stops_explaining_the_rise(http: httpx.Client, http_receiver: Receiver) -> None:
+    """A parent kept firing after its own change stopped being detected (``keep_firing_for``) no longer mutes a child
+    whose change still is: the page that says where the incident is goes out then, not when the parent resolves."""
+    s = Setup(None, http, http_receiver.url, slices="[global, language]", for_="0s\n    keep_firing_for: 1h")
+    steady(s.source, "refusals", T - 120 * MIN, T + 120 * MIN, 5, 500, language="de")
+    steady(s.source, "refusals", T - 120 * MIN, T, 5, 500, language="fr")
+    steady(s.source, "refusals", T, T + 120 * MIN, 50, 250, language="fr")
+    steady(s.source, "refusals", T - 120 * MIN, T, 10, 1000)
+    steady(s.source, "refusals", T, T + 15 * MIN, 55, 750)  # the global rate doubles at first, then the test's
+    steady(s.source, "refusals", T + 15 * MIN, T + 120 * MIN, 20, 750)  # baseline catches up: fr alone stands out
+    engine = s.engine()
+    run(engine, T - 10 * MIN, T + 10 * MIN)
+    firing = {a.labels["slice"]: a for a in engine.alerts.values() if a.state is AlertState.FIRING}
+    assert firing["language"].inhibited_by == (firing["global"].fingerprint,)
+    sent = [[a["labels"]["slice"] for a in p.json()["alerts"]] for p in http_receiver.requests]
+    assert sent == [["global"]]
+    run(engine, T + 15 * MIN, T + 40 * MIN)
+    glob, fr = firing["global"], firing["language"]
+    assert glob.state is AlertState.FIRING and glob.last_active_ns < T + 40 * MIN  # kept firing, no longer detected
+    assert fr.state is AlertState.FIRING and fr.last_active_ns == T + 40 * MIN and fr.inhibited_by == ()
+    sent = [[a["labels"].get("language", "") for a in p.json()["alerts"] if a["status"] == "firing"]
+            for p in http_receiver.requests]  # fmt: skip
+    assert sent[0] == [""] and any("fr" in x for x in sent[1:]), sent
+    # the parent's page still mutes a child ticket for its whole firing time (a ticket never outranks a page)
+    assert any(r.while_detected for r in s.rules.inhibit_rules)
+    assert all(not r.while_detected for r in s.rules.inhibit_rules if "ticket" in str(r.target))
+
+
 def test_a_slice_too_small_to_page_on_opens_a_ticket(http: httpx.Client, http_receiver: Receiver) -> None:
     s = Setup(None, http, http_receiver.url, for_="0s")
     s.detector.page = 10_000

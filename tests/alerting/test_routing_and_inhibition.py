@@ -123,3 +123,16 @@ def test_a_parent_slice_inhibits_its_children_and_a_page_the_ticket_for_the_same
     ticket_parent = Inhibitor(rs.inhibit_rules, [(fp(drift_global), drift_global)])
     assert ticket_parent.inhibited_by(fp(fr), fr) == []
     assert ticket_parent.inhibited_by(fp(drift_fr), drift_fr) == [fp(drift_global)]
+
+
+def test_a_parents_page_mutes_a_childs_page_only_while_its_change_is_detected() -> None:
+    rs = parse_rules(RULES)
+    glob, fr = labels(rs, "RefusalRateSpike"), labels(rs, "RefusalRateSpike", language="fr")
+    drift_fr = labels(rs, "RefusalRateDrift", language="fr")
+    fp = fingerprint
+    detected = Inhibitor(rs.inhibit_rules, [(fp(glob), glob)], detected=[fp(glob)])
+    assert detected.inhibited_by(fp(fr), fr) == [fp(glob)]
+    kept_firing = Inhibitor(rs.inhibit_rules, [(fp(glob), glob)], detected=[])
+    assert kept_firing.inhibited_by(fp(fr), fr) == []  # the child's page says where the change is now
+    assert kept_firing.inhibited_by(fp(drift_fr), drift_fr) == [fp(glob)]  # a child's ticket stays muted
+    assert "while its change is detected" in " ".join(r.describe() for r in rs.inhibit_rules)

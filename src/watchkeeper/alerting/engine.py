@@ -269,7 +269,8 @@ class AlertEngine:
 
     def _suppress(self, now: int) -> None:
         firing = [(fp, a.labels) for fp, a in self.alerts.items() if a.state is AlertState.FIRING]
-        self._inhibitor = Inhibitor(self.rules.inhibit_rules, firing)
+        detected = [fp for fp, a in self.alerts.items() if a.state is AlertState.FIRING and a.last_active_ns == now]
+        self._inhibitor = Inhibitor(self.rules.inhibit_rules, firing, detected)
         silencer = self._silencer_at(now)
         for fp, a in self.alerts.items():
             if a.state not in LIVE:
