@@ -290,7 +290,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "alert_common_mode",
         str,
-        "off",
+        "pages-weighted",
         "The common-mode correction of the alert rules: off, pages (a slice that may page is tested against the "
         "common rise of the other slices of its dimension set, so a holiday or a surge of all traffic pages once, "
         "above them), all (every slice, tickets too) or pages-weighted (as pages, with the peers' median weighted by "
@@ -376,7 +376,7 @@ class Settings:
     metrics_slice_window_s: int = 300
     alert_rules_file: str = ""
     alert_interval_s: int = 60
-    alert_common_mode: str = "off"
+    alert_common_mode: str = "pages-weighted"
     notifier_timeout_s: int = 10
     notifier_attempts: int = 5
     external_url: str = ""

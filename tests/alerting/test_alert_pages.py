@@ -204,10 +204,17 @@ def test_the_rules_page_lists_every_rule_the_server_runs_with_its_settings(clien
         assert f'action="/rules/{rule.name}/backtest"' in row and 'name="step" value="15m"' in row
     spike = page.text.split('id="rule-RefusalRateSpike"', 1)[1].split("</tr>", 1)[0]
     assert "language × model_version" in spike and "global" in spike
-    assert "for 10m<br>" in spike and "keep firing 15m" in spike and "bucket 5m" in spike and "lookback 1w" in spike
+    assert (
+        'for 10m <span class="sub">(at once if the rate changed ×2)</span>' in spike
+        and "keep firing 15m" in spike
+        and "bucket 5m" in spike
+        and "lookback 1w" in spike
+    )
     assert "team=safety" in spike and "sensitivity 1 (medium)" in spike and "enabled" in spike
     assert 'href="https://watchkeeper.dev/runbooks/refusal-rate-spike"' in spike
     assert "Refusal rate up to {{ $value }}" in spike
+    drift = page.text.split('id="rule-RefusalRateDrift"', 1)[1].split("</tr>", 1)[0]
+    assert "for 1h<br>" in drift  # no factor: every alert of the rule waits its ``for``
     assert "at most 7 days and 700 ticks" in page.text
     assert 'href="/rules"' in page.text and 'href="/silences"' in page.text  # the nav links
 
@@ -228,14 +235,13 @@ def test_a_rules_file_shows_its_disabled_rule_which_still_back_tests(tmp_path: P
     f = tmp_path / "rules.yaml"
     f.write_text(
         "version: 1\nrules:\n  - alert: Quiet\n    metric: refusals\n    severity: ticket\n    enabled: false\n"
-        "    for: 15m\n    for_unless_factor: 2\n    sensitivity: 3\n    annotations: {summary: hush, runbook_url: 'https://runbooks.example.org/quiet'}\n"
+        "    sensitivity: 3\n    annotations: {summary: hush, runbook_url: 'https://runbooks.example.org/quiet'}\n"
     )
     settings = Settings(data_dir=str(tmp_path), auth=False, alert_interval_s=0, alert_rules_file=str(f))
     with TestClient(create_app(settings)) as c:
         page = c.get("/rules")
         row = page.text.split('id="rule-Quiet"', 1)[1].split("</tr>", 1)[0]
         assert "disabled" in row and "sensitivity 3<" in row and "hush" in row
-        assert 'for 15m <span class="sub">(at once if the rate changed ×2)</span>' in row
         assert 'href="https://runbooks.example.org/quiet"' in row
         r = c.get("/rules/Quiet/backtest", params={"from": "2h"})
         assert r.status_code == 200 and "The rule found nothing in this window." in r.text
