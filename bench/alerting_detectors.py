@@ -755,13 +755,11 @@ def episodes(
                 cur.detectors.add(a.detector)
                 if a.page and cur.page_start is None:
                     cur.page_start = a.tick
-                if a.page:
-                    cur.page_ticks.append(a.tick)
-                continue
-            cur = Episode(metric, s, a.tick, a.tick, a.p_value, {a.detector}, a.tick if a.page else None, until)
+            else:
+                cur = Episode(metric, s, a.tick, a.tick, a.p_value, {a.detector}, a.tick if a.page else None, until)
+                out.append(cur)
             if a.page:
                 cur.page_ticks.append(a.tick)
-            out.append(cur)
     open_by_metric: dict[str, list[Episode]] = defaultdict(list)
     for e in out:
         open_by_metric[e.metric].append(e)

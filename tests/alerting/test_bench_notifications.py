@@ -47,7 +47,10 @@ def test_a_muted_alert_that_ends_before_its_parents_alert_is_never_notified() ->
     assert notes(eps, CHILD) == []
 
 
-def test_a_muted_ticket_and_page_of_one_group_go_out_together_as_a_page() -> None:
+def test_a_page_muted_by_its_parents_page_goes_out_once_when_that_page_is_no_longer_detected() -> None:
+    """The child's group opens with a page while its parent's page is detected and goes on with tickets; it is
+    notified once, as a page, at the first tick its parent's change is not detected, and a later page of the parent
+    (a new group) does not notify it again."""
     parent = [alert(ROOT, t, page=True) for t in range(100, 106)]
     child = [alert(CHILD, 103, page=True)] + [alert(CHILD, t) for t in range(104, 104 + 3 * HOUR)]
     eps = bench.episodes([*parent, alert(ROOT, 120, page=True), *child], HIER)
