@@ -264,8 +264,8 @@ def demo(
             click.echo(
                 f"Incident at {_utc(incident.start_ns)[11:16]} UTC (in {minutes} min): for "
                 f"{incident.duration_s / 60:g} min a silent safety-filter update makes the model refuse ordinary "
-                f"English requests. All traffic pages about 10 minutes after the onset, English traffic (the slice "
-                f"that explains it) about 10 minutes later; watch {s.external_url}/alerts.",
+                f"English requests. It pages for English traffic within about 20 minutes of the onset; watch "
+                f"{s.external_url}/alerts.",
                 err=True,
             )
 
