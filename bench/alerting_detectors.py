@@ -135,9 +135,17 @@ class Wait:
 
     ticks: dict[tuple[str, bool], int] = field(default_factory=dict)
     factor: float | None = None
+    basis: str = "x"  # what the factor is measured on: x the decision window, s since the change's estimated start,
+    # w any tested window of up to an hour
 
     def urgent(self, a: Alert) -> bool:
-        return self.factor is not None and a.detector == "spike" and changed_by(a.observed, a.expected, self.factor)
+        if self.factor is None or a.detector != "spike":
+            return False
+        if self.basis == "s":
+            return a.onset is not None and changed_by(a.onset[0], a.onset[1], self.factor)
+        if self.basis == "w":
+            return any(changed_by(k, mu, self.factor) for k, mu in a.fresh)
+        return changed_by(a.observed, a.expected, self.factor)
 
 
 def shipped_waits() -> Wait:
@@ -156,10 +164,12 @@ def parse_for(name: str) -> Wait:
     """A pending time by name: ``none``, ``shipped``, or ``PAGE/TICKET/DRIFT`` — the minutes a spike page, a spike
     ticket and a drift alert must be active at every tick before they fire (``10/15/60``; 0 fires at once) — with
     an optional ``xFACTOR``: a spike verdict whose rate changed by that factor or more fires at once
-    (``10/15/60x2``, as the rules' ``for_unless_factor``)."""
+    (``10/15/60x2``, as the rules' ``for_unless_factor``), the rate over its decision window; ``sFACTOR`` measures
+    the rate since the change's estimated start, ``wFACTOR`` over any tested window of up to an hour."""
     if name in WAITS:
         return WAITS[name]
-    durations, x, factor_text = name.partition("x")
+    cut = max(name.rfind(c) for c in "xsw")
+    durations, x, factor_text = (name[:cut], name[cut], name[cut + 1 :]) if cut >= 0 else (name, "", "")
     minutes = _minutes(durations)
     try:
         factor = float(factor_text) if x else None
@@ -173,9 +183,9 @@ def parse_for(name: str) -> Wait:
     ):
         raise ValueError(
             f"for {name!r}: expected none, shipped or PAGE/TICKET/DRIFT in minutes (multiples of {sim.BUCKET_MIN}), "
-            "optionally followed by xFACTOR (above 1)"
+            "optionally followed by xFACTOR, sFACTOR or wFACTOR (above 1)"
         )
-    return Wait(_per_detector(*(m // sim.BUCKET_MIN for m in minutes)), factor)
+    return Wait(_per_detector(*(m // sim.BUCKET_MIN for m in minutes)), factor, x or "x")
 
 
 MATCH_AFTER = 2 * sim.PER_HOUR  # an alert up to 2 hours after an incident's end still belongs to it
@@ -206,6 +216,8 @@ class Alert:
     window_min: int = 0  # the window the verdict was decided on (spike), its observed and expected events
     observed: int = 0
     expected: float = 0.0
+    onset: tuple[float, float] | None = None  # observed and expected events since the change's estimated start
+    fresh: tuple[tuple[int, float], ...] = ()  # observed and expected events of the tested windows up to an hour
 
 
 @dataclass
@@ -609,7 +621,9 @@ def replay_metric(
                     stats.alerts[name].append(
                         Alert(metric, s, "spike", end_b - 1, v.pageable, v.p_value, v.gate.value,
                               float(true_mu[s, h]), float(true_mu[s, max(0, h - 23) : h + 1].sum()),
-                              int(v.window.total_seconds() // 60), v.observed_events, v.expected_events)
+                              int(v.window.total_seconds() // 60), v.observed_events, v.expected_events,
+                              v.since_start, tuple((w.observed, w.expected) for w in v.windows
+                                               if w.tested and w.minutes <= 60))
                     )  # fmt: skip
     # the audit: the unflagged evaluations closest to the screen's threshold
     for s, j in _top_unflagged(score, flagged, AUDIT):

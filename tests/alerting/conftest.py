@@ -106,6 +106,7 @@ class Verdict:
     expected_rate: float | None = None
     band: tuple[float, float] | None = None
     started_at: datetime | None = None
+    since_start: tuple[float, float] | None = None  # observed and expected events since started_at (optional)
 
 
 @dataclass(frozen=True)

@@ -127,6 +127,15 @@ def test_a_rate_changed_by_the_factor_fires_at_once_and_a_smaller_change_waits()
     assert bench.firing(doubled, bench.parse_for("10/15/60")) == []  # without a factor every verdict waits
 
 
+def test_the_factor_can_be_read_since_the_changes_start_or_on_any_window_of_up_to_an_hour() -> None:
+    diluted = replace(alert(CHILD, 100, page=True), observed=30, expected=20.0, onset=(25.0, 10.0), fresh=((9, 5.0),))
+    assert not bench.parse_for("10/15/60x2").urgent(diluted)  # ×1.5 over the decision window
+    assert bench.parse_for("10/15/60s2").urgent(diluted)  # ×2.5 since the change began
+    assert not bench.parse_for("10/15/60w2").urgent(diluted)  # ×1.8 over the freshest window
+    assert bench.parse_for("10/15/60w1.8").urgent(diluted)
+    assert not bench.parse_for("10/15/60s2").urgent(replace(diluted, onset=None))  # not dated: waits
+
+
 def test_a_verdict_too_small_to_page_continues_a_live_page_and_is_otherwise_a_ticket() -> None:
     wait = bench.parse_for("10/15/60")
     dipping = [alert(CHILD, 100, page=True), alert(CHILD, 101), alert(CHILD, 102, page=True)]
@@ -151,7 +160,17 @@ def test_the_shipped_pending_times_are_the_default_rules_for() -> None:
 
 
 def test_a_pending_time_that_is_not_a_name_or_three_durations_is_refused() -> None:
-    for bad in ("10m", "10/15", "10/x/60", "10/15/-5", "7/15/60", "10/15/60x1", "10/15/60xtwo", "10/15/60x"):
+    for bad in (
+        "10m",
+        "10/15",
+        "10/x/60",
+        "10/15/-5",
+        "7/15/60",
+        "10/15/60x1",
+        "10/15/60xtwo",
+        "10/15/60x",
+        "10/15/60s0.5",
+    ):
         with pytest.raises(ValueError, match="PAGE/TICKET/DRIFT"):
             bench.parse_for(bad)
     assert list(bench.columns("off", "hour", "none,shipped")) == ["for none", "for shipped"]

@@ -5,6 +5,8 @@ silences and inhibition hold notifications back; a back-test replays the same hi
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -165,6 +167,36 @@ def test_a_rate_changed_by_the_rules_factor_pages_without_waiting_for(
         run(engine, fired_at + 5 * MIN, fired_at + 5 * MIN)  # the group's wait (30 s) has passed: sent
         assert posts(http_receiver) == [("firing", ["fr"])]
         assert http_receiver.requests[0].json()["alerts"][0]["startsAt"] == "2024-06-01T06:05:00Z"
+
+
+@dataclass
+class Dated(Doubling):
+    """Doubling, with the change dated: events since its start are ``since_ratio`` times the expected ones."""
+
+    since_ratio: float = 1.0
+
+    def evaluate(self, stream: Any, at: datetime, *, sensitivity: float = 1.0) -> Any:
+        v = super().evaluate(stream, at, sensitivity=sensitivity)
+        return replace(v, since_start=(100.0 * self.since_ratio, 100.0)) if v.fired else v
+
+
+@pytest.mark.parametrize(
+    ("since_ratio", "fired_at"), [(40.0, T + 5 * MIN), (1.5, T + 15 * MIN)], ids=["changed-since-start", "waits"]
+)
+def test_the_rules_factor_reads_the_change_since_its_estimated_start_when_the_detector_dates_it(
+    http: httpx.Client, http_receiver: Receiver, since_ratio: float, fired_at: int
+) -> None:
+    """A window that began before the change shows it diluted: the size counted from the change's estimated start
+    decides. fr's ×4.8 over the window is below the factor 30, but ×40 since the change began fires at once; and
+    the window's ×4.8 is over the factor 3, but ×1.5 since the start waits the rule's 10 minutes."""
+    factor = 30 if since_ratio > 30 else 3
+    s = Setup(None, http, http_receiver.url, for_=f"10m\n    for_unless_factor: {factor}")
+    s.detector = Dated(since_ratio=since_ratio)
+    incident(s.source)
+    engine = s.engine()
+    run(engine, T - 30 * MIN, fired_at)
+    (fr,) = [a for a in engine.alerts.values() if a.labels["language"] == "fr"]
+    assert (fr.state, fr.starts_ns, fr.fired_ns) == (AlertState.FIRING, T + 5 * MIN, fired_at)
 
 
 def test_a_tick_repeated_after_late_records_sends_nothing_twice(

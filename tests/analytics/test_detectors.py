@@ -119,6 +119,21 @@ def test_a_doubling_on_a_busy_slice_fires_within_minutes_and_dates_its_start_to_
     assert 1.7 < (v.ratio or 0) < 2.5
 
 
+def test_a_change_seen_through_a_window_that_began_before_it_is_measured_from_its_estimated_start() -> None:
+    """90 minutes after the rate doubled the decisive window is 2 hours long, half of it from before: it shows ×1.7.
+    Counted from the start the detector dates, the change is the doubling it is (what ``for_unless_factor`` reads)."""
+    buckets = Traffic(2_000, 0.05, days=31, seed=1, change=step_at(ONSET, 2.0)).buckets()
+    at = ONSET + timedelta(minutes=90)
+    v = Spike().evaluate(stream_at(buckets, hourly(buckets), at), at)
+    assert v.fired and v.window == timedelta(hours=2) and 1.6 < (v.ratio or 0) < 1.8
+    assert v.started_at == ONSET and v.since_start is not None
+    observed, expected = v.since_start
+    assert 1.95 < observed / expected < 2.15
+    assert observed < v.observed_events  # the window's older, unchanged part left out
+    quiet = Traffic(2_000, 0.05, days=31, seed=1).buckets()
+    assert Spike().evaluate(stream_at(quiet, hourly(quiet), at), at).since_start is None  # nothing fired, nothing dated
+
+
 def test_a_fall_is_caught_only_by_a_detector_watching_downwards() -> None:
     buckets = Traffic(20_000, 0.05, days=31, seed=2, change=step_at(ONSET, 0.3)).buckets()
     assert not first_fire(buckets, Spike(), ONSET, 12, STEP).fired

@@ -112,6 +112,15 @@ def test_a_slice_doubling_on_a_holiday_still_alerts_against_its_peers_rise() -> 
     assert out["lang=it"].verdict.value("common_mode") == pytest.approx(1.1, abs=0.01)
 
 
+def test_the_change_since_its_estimated_start_is_measured_against_the_peers_rise_too() -> None:
+    # what a rule's for_unless_factor reads: ×2.2 from the change's start is ×2 once the peers' common ×1.1 is counted
+    vs = languages({"en": 1.1, "de": 1.1, "fr": 1.1, "es": 1.1, "pt": 1.1, "it": 2.2})
+    vs[-1] = replace(vs[-1], values=(*vs[-1].values, ("onset_observed", 440.0), ("onset_expected", 200.0)))
+    assert vs[-1].since_start == (440.0, 200.0)
+    corrected = select(vs)["lang=it"].verdict
+    assert corrected.since_start == pytest.approx((440.0, 220.0), rel=0.01)
+
+
 def test_the_slice_itself_is_left_out_of_its_peers_median() -> None:
     # three of five peers are flat and the slice tripled: with itself counted, the median of six would be above 1
     vs = languages({"en": 1.0, "de": 1.0, "fr": 1.0, "es": 1.3, "pt": 1.3, "it": 3.0})

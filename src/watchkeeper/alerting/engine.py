@@ -31,7 +31,7 @@ from ..errors import ConfigError
 from . import _store
 from ._labels import NS, fingerprint, format_duration
 from ._templates import fill as fill_annotations
-from .detection import GLOBAL_SLICE, Detector, FalseDiscoveryControl, SeriesSource, SliceTest
+from .detection import GLOBAL_SLICE, Detector, FalseDiscoveryControl, SeriesSource, SliceTest, Verdict
 from .grouping import Dispatcher, Integration, Sent
 from .inhibition import Inhibitor
 from .lifecycle import LIVE, Alert, AlertState, Reading, Transition, step
@@ -239,7 +239,7 @@ class AlertEngine:
                 for_ns=rule.for_ns,
                 keep_firing_for_ns=rule.keep_firing_for_ns,
                 new=new,
-                urgent=test is not None and rule.urgent(test.verdict.observed_rate, test.verdict.expected_rate),
+                urgent=test is not None and rule.urgent(*_change(test.verdict)),
             )
             if a is not None and test is not None and reading is not None:
                 a.reading = reading
@@ -332,6 +332,15 @@ class AlertEngine:
         if key in self._delivered:
             return True
         return self.store is not None and _store.was_delivered(self.store, key)
+
+
+def _change(v: Verdict) -> tuple[float | None, float | None]:
+    """What a rule's ``for_unless_factor`` measures: observed and expected since the change's estimated start, when
+    the detector dates it (a window that began before the change shows it diluted), else over its decision window."""
+    since = getattr(v, "since_start", None)  # optional: a detector plugin need not date changes
+    if isinstance(since, tuple) and len(since) == 2:
+        return float(since[0]), float(since[1])
+    return v.observed_rate, v.expected_rate
 
 
 def _reading(t: SliceTest) -> Reading:

@@ -9,8 +9,9 @@ whether the slice is *active* (it fired, passed the volume gate and survived fal
     firing,    not active   → resolved, unless it was active less than ``keep_firing_for`` ago
     resolved,  active       → a new episode: pending again, with a new start
 
-*Urgent* evidence is the rule's choice (``for_unless_factor``: the rate changed by that factor or more): ``for``
-is there to let a short excess just past the detector's level pass unpaged; a doubled rate does not wait for it.
+*Urgent* evidence is the rule's choice (``for_unless_factor``: the rate changed by that factor or more, counted
+from the change's estimated start when the detector dates it): ``for`` is there to let a short excess just past the
+detector's level pass unpaged; a doubled rate does not wait for it.
 
 Everything runs on event time: ``now`` is the tick's time, never the wall clock, so a replay of history makes
 the same transitions as the live run did. A tick repeated at the same time (a re-evaluation after late records)

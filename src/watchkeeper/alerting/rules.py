@@ -125,7 +125,9 @@ class AlertRule:
 
     def urgent(self, observed: float | None, expected: float | None) -> bool:
         """Whether a verdict that saw ``observed`` where ``expected`` was expected fires without waiting ``for``:
-        the rate changed by at least ``for_unless_factor`` (up or down; from or to zero counts as any factor)."""
+        the rate changed by at least ``for_unless_factor`` (up or down; from or to zero counts as any factor). The
+        engine passes the counts since the change's estimated start when the detector dates it, else the rates over
+        its decision window."""
         if self.for_unless_factor is None or observed is None or expected is None:
             return False
         return changed_by(observed, expected, self.for_unless_factor)

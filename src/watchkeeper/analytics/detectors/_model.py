@@ -182,6 +182,13 @@ class Verdict:
     def value(self, name: str) -> float | None:
         return dict(self.values).get(name)
 
+    @property
+    def since_start(self) -> tuple[float, float] | None:
+        """Observed and expected events from the change's estimated start (``started_at``) to ``at``, when the
+        detector dated it: the size of the change, undiluted by the part of the window before it began."""
+        k, mu = self.value("onset_observed"), self.value("onset_expected")
+        return (k, mu) if k is not None and mu is not None else None
+
 
 @runtime_checkable
 class Detector(Protocol):

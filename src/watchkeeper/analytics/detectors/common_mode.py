@@ -243,9 +243,15 @@ def decide_again(v: Verdict, factors: Mapping[int, float]) -> Verdict:
         trials=n,
         window=timedelta(minutes=best.minutes),
         started_at=v.started_at if fired else None,
-        values=(*v.values, ("common_mode", factor)),
+        values=(*v.values, ("common_mode", factor), *_onset_scaled(v, factor)),
         reason=reason,
     )
+
+
+def _onset_scaled(v: Verdict, factor: float) -> tuple[tuple[str, float], ...]:
+    """The expected count since the change's estimated start, times the peers' common factor (when dated)."""
+    mu = v.value("onset_expected")
+    return (("onset_expected", mu * factor),) if mu is not None and factor != 1.0 else ()
 
 
 def _tail(v: Verdict) -> float:

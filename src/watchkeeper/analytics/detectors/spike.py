@@ -313,11 +313,15 @@ class Spike:
         fired = effect and current and p_adj <= alpha * sensitivity
         lo, hi = nbinom_band(best.mu, best.c, _BAND_Z)
         started = None
+        onset: tuple[tuple[str, float], ...] = ()
         if fired:
             # oldest first for the dating scan
             i = change_start(tl.k[::-1], tl.mu[::-1], r_hat)
             if i is not None:
-                started = from_epoch_s(tl.starts[len(tl.starts) - 1 - i])
+                j = len(tl.starts) - 1 - i  # the start's bucket, newest first
+                started = from_epoch_s(tl.starts[j])
+                # the counts since the change began: the size of the change, undiluted by the window's older part
+                onset = (("onset_observed", float(sum(tl.k[: j + 1]))), ("onset_expected", sum(tl.mu[: j + 1])))
         return Verdict(
             self.name, key, at, fired, gate,
             p_value=p_adj,
@@ -332,6 +336,7 @@ class Spike:
             values=(
                 ("dispersion", best.c), ("windows_tested", float(len(tested))), ("alpha", alpha * sensitivity),
                 ("min_ratio", self.min_ratio), ("min_excess", self.min_excess), ("tail", _TAIL[self.direction]),
+                *onset,
             ),
             reason=_reason(fired, effect, current, best, p_adj, gate),
         )  # fmt: skip
