@@ -150,9 +150,10 @@ class Wait:
 
 def shipped_waits() -> Wait:
     """For each (detector, page) of the shipped default rules, the shortest ``for`` in ticks: how long an alert is
-    pending (active at every tick) before it fires; and the smallest ``for_unless_factor`` of their spike rules."""
+    pending (active at every tick) before it fires; and the smallest ``for_unless_factor`` of their spike rules,
+    measured since the change's estimated start."""
     factors = [r.for_unless_factor for r in load_rules().rules if r.detector == "spike" and r.for_unless_factor]
-    return Wait(_shipped(lambda r: -(-r.for_ns // TICK_NS)), min(factors, default=None))
+    return Wait(_shipped(lambda r: -(-r.for_ns // TICK_NS)), min(factors, default=None), "s")  # as the engine reads it
 
 
 # How long an alert is pending before it fires, by (detector, page): not at all ("none", what the detectors alone

@@ -156,7 +156,7 @@ def test_the_shipped_pending_times_are_the_default_rules_for() -> None:
     shipped = bench.parse_for("shipped")
     assert shipped.ticks[("spike", True)] == 2  # the shipped spike pages wait 10 minutes: two 5-minute ticks
     assert shipped.ticks[("drift", False)] == HOUR
-    assert shipped.factor == 2.0  # unless the rate doubled
+    assert shipped.factor == 2.0 and shipped.basis == "s"  # unless the rate doubled since the change began
 
 
 def test_a_pending_time_that_is_not_a_name_or_three_durations_is_refused() -> None:
