@@ -181,15 +181,16 @@ class Dated(Doubling):
 
 
 @pytest.mark.parametrize(
-    ("since_ratio", "fired_at"), [(40.0, T + 5 * MIN), (1.5, T + 15 * MIN)], ids=["changed-since-start", "waits"]
+    ("factor", "since_ratio", "fired_at"),
+    [(30, 40.0, T + 5 * MIN), (3, 1.5, T + 15 * MIN)],
+    ids=["changed-since-start", "waits"],
 )
 def test_the_rules_factor_reads_the_change_since_its_estimated_start_when_the_detector_dates_it(
-    http: httpx.Client, http_receiver: Receiver, since_ratio: float, fired_at: int
+    http: httpx.Client, http_receiver: Receiver, factor: int, since_ratio: float, fired_at: int
 ) -> None:
     """A window that began before the change shows it diluted: the size counted from the change's estimated start
     decides. fr's ×4.8 over the window is below the factor 30, but ×40 since the change began fires at once; and
     the window's ×4.8 is over the factor 3, but ×1.5 since the start waits the rule's 10 minutes."""
-    factor = 30 if since_ratio > 30 else 3
     s = Setup(None, http, http_receiver.url, for_=f"10m\n    for_unless_factor: {factor}")
     s.detector = Dated(since_ratio=since_ratio)
     incident(s.source)

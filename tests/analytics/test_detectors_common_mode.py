@@ -115,10 +115,16 @@ def test_a_slice_doubling_on_a_holiday_still_alerts_against_its_peers_rise() -> 
 def test_the_change_since_its_estimated_start_is_measured_against_the_peers_rise_too() -> None:
     # what a rule's for_unless_factor reads: ×2.2 from the change's start is ×2 once the peers' common ×1.1 is counted
     vs = languages({"en": 1.1, "de": 1.1, "fr": 1.1, "es": 1.1, "pt": 1.1, "it": 2.2})
-    vs[-1] = replace(vs[-1], values=(*vs[-1].values, ("onset_observed", 440.0), ("onset_expected", 200.0)))
+    onset = (("onset_observed", 440.0), ("onset_expected", 200.0))
+    vs[-1] = replace(vs[-1], started_at=AT - timedelta(minutes=30), values=(*vs[-1].values, *onset))
     assert vs[-1].since_start == (440.0, 200.0)
     corrected = select(vs)["lang=it"].verdict
     assert corrected.since_start == pytest.approx((440.0, 220.0), rel=0.01)
+    # a verdict the correction no longer fires is not dated, so it reports no change since a start
+    flat = languages({"en": 1.3, "de": 1.3, "fr": 1.3, "es": 1.3, "pt": 1.3, "it": 1.35})
+    flat[-1] = replace(flat[-1], started_at=AT - timedelta(minutes=30), values=(*flat[-1].values, *onset))
+    assert flat[-1].fired and not select(flat)["lang=it"].alert
+    assert select(flat)["lang=it"].verdict.since_start is None
 
 
 def test_the_slice_itself_is_left_out_of_its_peers_median() -> None:

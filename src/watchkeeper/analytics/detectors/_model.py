@@ -187,7 +187,7 @@ class Verdict:
         """Observed and expected events from the change's estimated start (``started_at``) to ``at``, when the
         detector dated it: the size of the change, undiluted by the part of the window before it began."""
         k, mu = self.value("onset_observed"), self.value("onset_expected")
-        return (k, mu) if k is not None and mu is not None else None
+        return (k, mu) if self.started_at is not None and k is not None and mu is not None else None
 
 
 @runtime_checkable
