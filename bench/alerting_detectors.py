@@ -36,8 +36,11 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import hashlib
 import json
 import math
+import pickle
+import re
 import statistics
 import sys
 import time
@@ -137,6 +140,8 @@ class Wait:
     factor: float | None = None
     basis: str = "x"  # what the factor is measured on: x the decision window, s since the change's estimated start,
     # w any tested window of up to an hour
+    gap: dict[tuple[str, bool], int] = field(default_factory=dict)  # quiet ticks in a row a pending alert outlives,
+    # per (detector, page): a what-if (the engine, as Prometheus, clears a pending alert at any tick without it)
 
     def urgent(self, a: Alert) -> bool:
         if self.factor is None or a.detector != "spike":
@@ -166,7 +171,12 @@ def parse_for(name: str) -> Wait:
     ticket and a drift alert must be active at every tick before they fire (``10/15/60``; 0 fires at once) — with
     an optional ``xFACTOR``: a spike verdict whose rate changed by that factor or more fires at once
     (``10/15/60x2``, as the rules' ``for_unless_factor``), the rate over its decision window; ``sFACTOR`` measures
-    the rate since the change's estimated start, ``wFACTOR`` over any tested window of up to an hour."""
+    the rate since the change's estimated start, ``wFACTOR`` over any tested window of up to an hour; and an
+    optional ``gTICKS``, a what-if the engine does not do: a pending alert outlives that many quiet ticks in a row
+    (``shippedg1``, ``10/15/60s2g1``)."""
+    gapped = re.fullmatch(r"(.+?)g(\d+)", name)
+    if gapped:
+        return replace(parse_for(gapped[1]), gap=_per_detector(*[int(gapped[2])] * 3))
     if name in WAITS:
         return WAITS[name]
     cut = max(name.rfind(c) for c in "xsw")
@@ -707,10 +717,10 @@ def firing(
 ) -> list[Alert]:
     """The alerts of ticks at which the engine's alert is firing, not pending: as its lifecycle does, an alert of a
     (rate, slice, detector) and severity starts pending at its first active tick, is dropped if a tick passes
-    without it, and fires once it has been active for ``wait`` ticks (per (detector, page); none: at once), or at
-    once on a verdict ``wait`` finds urgent; once firing it stays so while it is back within its hold (see
-    :func:`parse_hold`). A spike verdict too small to page continues a page that is live on the slice, as the
-    engine's severity does; anything else is a ticket."""
+    without it (or more quiet ticks in a row than its ``wait.gap``), and fires once ``wait`` ticks (per (detector,
+    page); none: at once) have passed since it started pending, or at once on a verdict ``wait`` finds urgent; once
+    firing it stays so while it is back within its hold (see :func:`parse_hold`). A spike verdict too small to page
+    continues a page that is live on the slice, as the engine's severity does; anything else is a ticket."""
     wait = wait or Wait()
     waits = wait.ticks
     if not any(waits.values()):
@@ -723,10 +733,10 @@ def firing(
     for (_, _, detector), items in by.items():
         items.sort(key=lambda a: a.tick)
         state: dict[bool, tuple[int, int, bool]] = {}  # page? → (pending since, last active tick, fired)
-        page_hold = holds.get((detector, True), GROUP_GAP)
+        page_hold, page_gap = holds.get((detector, True), GROUP_GAP), wait.gap.get((detector, True), 0)
         for a in items:
-            page = a.page or (detector == "spike" and _live(state, True, a.tick, page_hold))
-            live = _live(state, page, a.tick, holds.get((detector, page), GROUP_GAP))
+            page = a.page or (detector == "spike" and _live(state, True, a.tick, page_hold, page_gap))
+            live = _live(state, page, a.tick, holds.get((detector, page), GROUP_GAP), wait.gap.get((detector, page), 0))
             start, fired = (state[page][0], state[page][2]) if live else (a.tick, False)
             fired = fired or a.tick - start >= waits.get((detector, page), 0) or wait.urgent(a)
             state[page] = (start, a.tick, fired)
@@ -735,13 +745,13 @@ def firing(
     return out
 
 
-def _live(state: dict[bool, tuple[int, int, bool]], page: bool, tick: int, hold: int) -> bool:
+def _live(state: dict[bool, tuple[int, int, bool]], page: bool, tick: int, hold: int, gap: int = 0) -> bool:
     """Whether the alert of that severity is pending or firing at ``tick``, before the tick's verdict: pending if it
-    was active at the tick before, firing if it was active within its hold."""
+    was active within ``gap`` quiet ticks of the tick before, firing if it was active within its hold."""
     if page not in state:
         return False
     _, last, fired = state[page]
-    return last == tick - 1 or (fired and tick - 1 - last <= hold)
+    return tick - 1 - last <= (hold if fired else gap)
 
 
 def episodes(
@@ -953,10 +963,11 @@ def columns(modes: str, holds: str, waits: str = "none") -> dict[str, tuple[str,
 
 def run_seed(
     sim_name: str, seed: int, *, warm_days: int, test_days: int, incidents: int, modes: str = "off",
-    holds: str = "hour", waits: str = "none",
+    holds: str = "hour", waits: str = "none", cache: AlertCache | None = None,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """One (simulator, seed): a run record per common-mode setting of ``modes`` (see :func:`parse_modes`), alert
-    group hold of ``holds`` (see :func:`parse_hold`) and pending time of ``waits`` (see :func:`parse_for`)."""
+    group hold of ``holds`` (see :func:`parse_hold`) and pending time of ``waits`` (see :func:`parse_for`); the
+    replay's alerts are read from ``cache`` when it holds them, and kept there otherwise."""
     t0 = time.time()
     settings = parse_modes(modes)
     cols = columns(modes, holds, waits)
@@ -966,11 +977,14 @@ def run_seed(
         c: {"sim": sim_name, "seed": seed, "mode": c, "test_days": test_days, "sim_s": sim_s} for c in cols
     }
     for variant in ("free", "inc"):
-        stats = RunStats()
-        static: list[Alert] = []
-        for metric in sim.METRICS:
+        key = (sim_name, seed, warm_days, test_days, incidents, variant, tuple(settings.items()), SPIKE.alpha)
+        cached = cache.load(key) if cache else None
+        stats, static = cached if cached else (RunStats(), [])
+        for metric in sim.METRICS if not cached else ():
             replay_metric(tr, metric, variant, stats, settings)
             static += static_alerts(tr, metric, variant)
+        if cache and not cached:
+            cache.save(key, (stats, static))
         st_eps = episodes(static, tr.hier)
         st_pages, _ = false_notifications(tr, st_eps)
         st_incidents = score_incidents(tr, st_eps) if variant == "inc" else []
@@ -1003,6 +1017,39 @@ def run_seed(
     for out in outs.values():
         out["total_s"] = time.time() - t0
     return list(outs.values())
+
+
+class AlertCache:
+    """The replay's alerts per (simulator, seed, variant and settings), pickled in a folder, so that pending times and
+    holds are compared on them without replaying again. An entry is keyed by the replay's settings and by the source
+    of the detectors, the simulator and this benchmark's replay: a change to any of them replays."""
+
+    SOURCES = (
+        *sorted((Path(__file__).resolve().parents[1] / "src/watchkeeper/analytics").rglob("*.py")),
+        Path(sim.__file__),
+    )
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        h = hashlib.sha256()
+        for f in self.SOURCES:
+            h.update(f.read_bytes())
+        text = Path(__file__).read_text()  # the replay: its records, the screen and the real detectors on it
+        h.update(text[text.index("@dataclass\nclass Alert:") : text.index("# from alerts to notifications")].encode())
+        self.code = h.hexdigest()[:16]
+
+    def _path(self, key: tuple[Any, ...]) -> Path:
+        return self.folder / f"{hashlib.sha256(repr((self.code, key)).encode()).hexdigest()[:24]}.pickle"
+
+    def load(self, key: tuple[Any, ...]) -> Any:
+        path = self._path(key)
+        return pickle.loads(path.read_bytes()) if path.exists() else None
+
+    def save(self, key: tuple[Any, ...], value: Any) -> None:
+        tmp = self._path(key).with_suffix(".tmp")
+        tmp.write_bytes(pickle.dumps(value))
+        tmp.replace(self._path(key))
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -1322,27 +1369,28 @@ def use_spike_alpha(alpha: float | None) -> None:
         SPIKE = replace(SPIKE, alpha=alpha)
 
 
-def _run(args: tuple[str, int, int, int, int, str, float | None, str, str]) -> list[dict[str, Any]]:
-    name, seed, warm_days, test_days, incidents, modes, spike_alpha, holds, waits = args
+def _run(args: tuple[str, int, int, int, int, str, float | None, str, str, str | None]) -> list[dict[str, Any]]:
+    name, seed, warm_days, test_days, incidents, modes, spike_alpha, holds, waits, cache = args
     use_spike_alpha(spike_alpha)  # in this process (a pool's worker may not share the parent's globals)
     return run_seed(
         name, seed, warm_days=warm_days, test_days=test_days, incidents=incidents, modes=modes, holds=holds,
-        waits=waits,
+        waits=waits, cache=AlertCache(cache) if cache else None,
     )  # fmt: skip
 
 
 def measure(
     seeds: list[int], sims: list[str], *, warm_days: int = 14, test_days: int = 28, incidents: int = 200,
     with_tick: bool = True, log: Any = None, jobs: int = 1, modes: str = "off", spike_alpha: float | None = None,
-    holds: str = "hour", waits: str = "none",
+    holds: str = "hour", waits: str = "none", cache: str | None = None,
 ) -> tuple[dict[str, dict[str, Any]], dict[str, float] | None, list[dict[str, Any]]]:  # fmt: skip
     """Every (simulator, seed) run, then the summaries per simulator (and common-mode setting, when ``modes`` names
     more than one) and the timing of one tick; ``spike_alpha`` replaces the spike test's level, ``holds`` names how
     long alerts hold their group open (:func:`parse_hold`) and ``waits`` how long they are pending before they fire
-    (:func:`parse_for`); several of either, comma-separated, give a column each."""
+    (:func:`parse_for`); several of either, comma-separated, give a column each; ``cache`` names a folder that keeps
+    the replays' alerts (:class:`AlertCache`)."""
     use_spike_alpha(spike_alpha)
     todo = [
-        (name, seed, warm_days, test_days, incidents, modes, spike_alpha, holds, waits)
+        (name, seed, warm_days, test_days, incidents, modes, spike_alpha, holds, waits, cache)
         for name in sims
         for seed in seeds
     ]
@@ -1412,7 +1460,10 @@ def main() -> int:
         default="none",
         help="how long an alert is pending (active at every tick) before it fires and counts: none (the detectors "
         "alone, the default), shipped (the shortest `for` of the shipped rules per detector and severity) or "
-        "PAGE/TICKET/DRIFT in minutes (10/15/60); several, comma-separated, give a column each on the same runs",
+        "PAGE/TICKET/DRIFT in minutes (10/15/60), then optionally xFACTOR, sFACTOR or wFACTOR (a change by that "
+        "factor over the decision window, since the change's estimated start, or over any window up to an hour "
+        "fires at once: 10/15/60s2) and gTICKS (a what-if: a pending alert outlives that many quiet ticks in a row: "
+        "shippedg1); several, comma-separated, give a column each on the same runs",
     )
     p.add_argument(
         "--false-tickets",
@@ -1433,6 +1484,13 @@ def main() -> int:
         "default (CommonMode(): 5 peers over 100 expected events) or PEERS:EXPECTED (e.g. 3:30; a leading w, as in "
         "w5:10, weights the peers' median by their expected events), either followed by "
         ":pages to correct only verdicts that may page (e.g. 5:100:pages); one column each",
+    )
+    p.add_argument(
+        "--alerts-cache",
+        metavar="DIR",
+        help="keep each replay's alerts in this folder and read them back on a later run with the same seeds, "
+        "simulators, common-mode settings and spike level (and unchanged detectors, simulator and replay code), so "
+        "--for and --hold are compared without replaying (a tuning aid: minutes instead of an hour per seed)",
     )
     a = p.parse_args()
     if a.spike_alpha is not None and not 0 < a.spike_alpha < 1:
@@ -1461,6 +1519,7 @@ def main() -> int:
         spike_alpha=a.spike_alpha,
         holds=a.hold,
         waits=a.waits,
+        cache=a.alerts_cache,
     )
     print(
         f"\nDetector benchmark, {started}: seeds {a.seeds if not a.quick else seeds[0]}, {warm} + {test} days, "

@@ -111,6 +111,18 @@ def test_a_page_fires_only_once_active_for_its_for_at_every_tick() -> None:
     assert ticks(bench.firing(steady, wait)) == [(102, True), (103, True), (104, True)]
 
 
+def test_a_pending_alert_outlives_as_many_quiet_ticks_in_a_row_as_its_gap() -> None:
+    broken = [alert(CHILD, t, page=True) for t in (100, 101, 103, 104)]
+    twice = [alert(CHILD, t, page=True) for t in (100, 103, 104)]
+    gapped = bench.parse_for("10/15/60g1")
+    assert set(gapped.gap.values()) == {1} and gapped.ticks == bench.parse_for("10/15/60").ticks
+    # pending since 100 through the quiet 102: fires at 103, 10 minutes after it started pending
+    assert ticks(bench.firing(broken, gapped)) == [(103, True), (104, True)]
+    assert bench.firing(twice, gapped) == []  # two quiet ticks in a row clear it: pending again from 103
+    assert ticks(bench.firing(twice, bench.parse_for("10/15/60g2"))) == [(103, True), (104, True)]
+    assert bench.parse_for("shippedg1") == replace(bench.parse_for("shipped"), gap=gapped.gap)
+
+
 def test_a_firing_alert_keeps_firing_through_a_gap_within_its_hold() -> None:
     wait, hold = bench.parse_for("10/15/60"), bench.parse_hold("15/30/360")  # a page held 15 minutes
     alerts = [alert(CHILD, t, page=True) for t in (100, 101, 102, 105, 109)]
@@ -170,6 +182,8 @@ def test_a_pending_time_that_is_not_a_name_or_three_durations_is_refused() -> No
         "10/15/60xtwo",
         "10/15/60x",
         "10/15/60s0.5",
+        "10/15/60g",
+        "g1",
     ):
         with pytest.raises(ValueError, match="PAGE/TICKET/DRIFT"):
             bench.parse_for(bad)
