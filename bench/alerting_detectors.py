@@ -308,17 +308,24 @@ def replica_rates(kh: np.ndarray, nh: np.ndarray, lag: int, warm_hours: int, day
             for c, a in zip(cell, (sk, sn, dk, dn), strict=True):
                 c[:, ok] = a[:, src[ok]]
             cells.append((cell, ok))
-        tk = sum(c[0] for c, _ in cells)
-        tn = sum(c[1] for c, _ in cells)
         present = sum(ok.astype(int) for _, ok in cells)
-        # the detector's rule: a pooled day far from the others is left out (when ≥ 3 days, keeping ≥ 2)
+        # the detector's rule: a pooled day far from what the days' traffic-weighted median rate expects is left
+        # out (when ≥ 3 days, keeping ≥ 2)
+        ck_all = np.stack([c[0] for c, _ in cells])
+        cn_all = np.stack([np.where(ok[None, :], c[1], 0.0) for c, ok in cells])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rates = np.where(cn_all > 0, ck_all / cn_all, np.inf)
+        order = np.argsort(rates, axis=0, kind="stable")
+        cum = np.cumsum(np.take_along_axis(cn_all, order, axis=0), axis=0)
+        mid = np.argmax(2 * cum >= cum[-1:], axis=0)[None]
+        median = np.take_along_axis(np.take_along_axis(rates, order, axis=0), mid, axis=0)[0]
+        median = np.where(cum[-1] > 0, median, np.nan)
         drops = []
         for (ck_, cn_, _, _), ok in cells:
-            other = tn - cn_
-            with np.errstate(divide="ignore", invalid="ignore"):
-                e = np.where(other > 0, cn_ * (tk - ck_) / np.maximum(other, 1e-12), 0.0)
+            e = cn_ * median
             slack = 4.0 * np.sqrt(e) + 2.0
-            drops.append(ok[None, :] & (other > 0) & ((ck_ > 1.5 * e + slack) | (1.5 * ck_ + slack < e)))
+            with np.errstate(invalid="ignore"):
+                drops.append(ok[None, :] & ((ck_ > 1.5 * e + slack) | (1.5 * ck_ + slack < e)))
         n_drop = sum(d.astype(int) for d in drops)
         apply = (present[None, :] >= 3) & (n_drop > 0) & (present[None, :] - n_drop >= 2)
         cols = idx

@@ -134,6 +134,27 @@ def test_a_change_seen_through_a_window_that_began_before_it_is_measured_from_it
     assert Spike().evaluate(stream_at(quiet, hourly(quiet), at), at).since_start is None  # nothing fired, nothing dated
 
 
+def test_an_incident_at_the_same_hours_last_week_neither_raises_the_baseline_nor_blunts_the_test() -> None:
+    """Last week the rate was ten times its usual for 12 hours around this hour (the seeds' refusal spike on a
+    1.5% rate). That day is left out of the hours pooled for the baseline, and out of the wander learnt from the
+    past week, so this week's doubling is caught within the hour as on a clean history. Measured against the other
+    days' pooled rate, the incident day raised that rate so far that every normal day looked low beside it; with most
+    days flagged none was left out, and the doubling read as within the wander the incident had taught."""
+    last_week = ONSET - timedelta(days=7, hours=6)
+
+    def change(t: datetime) -> float:
+        return 10.0 if last_week <= t < last_week + timedelta(hours=12) else 2.0 if t >= ONSET else 1.0
+
+    buckets = Traffic(10_000, 0.015, days=31, seed=3, change=change).buckets()
+    hours = hourly(buckets)
+    spike = Spike()
+    base = spike.fit(stream_at(buckets, hours, ONSET), ONSET)
+    assert base is not None and base.dispersion(60) < 0.05  # the wander of a clean history, not the incident's
+    v = first_fire(buckets, spike, ONSET, 12, STEP)
+    assert v.fired and v.pageable and v.at - ONSET <= timedelta(hours=1)
+    assert v.expected_rate is not None and 0.012 < v.expected_rate < 0.02
+
+
 def test_a_fall_is_caught_only_by_a_detector_watching_downwards() -> None:
     buckets = Traffic(20_000, 0.05, days=31, seed=2, change=step_at(ONSET, 0.3)).buckets()
     assert not first_fire(buckets, Spike(), ONSET, 12, STEP).fired

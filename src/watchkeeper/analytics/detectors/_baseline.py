@@ -11,9 +11,9 @@ moments from the residuals of that same prediction on the hours before the test 
 everything the prediction gets wrong (overdispersion, mix shifts, weekly effects, its own sampling error). Windows
 shorter than an hour are assumed to wander independently within the hour (c grows as 60/minutes); longer windows
 keep the largest wander any scale shows. Past incidents are kept out of both: a pooled day whose counts for the hour
-are far from the other days' (×1.5 and 4 Poisson sd) is left out of the expected rate, as Farrington's method leaves
-out past outbreaks, and residual blocks beyond 3.5 sd of a robust first guess are left out of the wander — so last
-week's outage neither raises this week's baseline nor blunts its test.
+are far from what the pooled days' median rate expects (×1.5 and 4 Poisson sd) is left out of the expected rate, as
+Farrington's method leaves out past outbreaks, and residual blocks beyond 3.5 sd of a robust first guess are left
+out of the wander — so last week's outage neither raises this week's baseline nor blunts its test.
 """
 
 from __future__ import annotations
@@ -125,13 +125,27 @@ class _Hours:
         self.sn = _window_sums(n, smooth, smooth)
 
 
-def _outlier_day(k: int, n: int, total_k: int, total_n: int) -> bool:
-    """Whether one pooled day's counts for an hour are far from the other days' (×1.5 and 4 Poisson sd beyond): a
-    past incident, left out of the baseline as Farrington's method leaves out past outbreaks."""
-    other_n = total_n - n
-    if other_n <= 0:
-        return False
-    e = n * (total_k - k) / other_n
+def _median_rate(days: list[tuple[int, int]]) -> float | None:
+    """The rate of pooled days ``(k, n)`` weighted by their traffic: the rate below which half the trials fall
+    (robust to a few days of past incidents, however extreme); None without traffic."""
+    total = sum(n for _, n in days)
+    if total <= 0:
+        return None
+    seen = 0
+    for k, n in sorted(((k, n) for k, n in days if n > 0), key=lambda d: d[0] / d[1]):
+        seen += n
+        if 2 * seen >= total:
+            return k / n
+    raise AssertionError("unreachable: the weights add up to the total")
+
+
+def _outlier_day(k: int, n: int, rate: float) -> bool:
+    """Whether one pooled day's counts for an hour are far from what the pooled days' median ``rate`` expects (×1.5
+    and 4 Poisson sd beyond): a past incident, left out of the baseline as Farrington's method leaves out past
+    outbreaks. Measured against the median, not the other days' pooled rate: one day of an incident that multiplied
+    the rate by ten would otherwise raise that pooled rate so far that every normal day looked low beside it, and
+    with most days flagged none would be left out (the incident day stayed in the baseline, inflating it ×2)."""
+    e = n * rate
     slack = 4.0 * math.sqrt(e) + 2.0
     return k > 1.5 * e + slack or 1.5 * k + slack < e
 
@@ -185,8 +199,9 @@ def fit_baseline(hourly: Series, at_s: int, *, test_hours: int, season: Seasonal
             js.append(j)
             k += sk[j]
             n += sn[j]
-        if len(js) >= 3:
-            kept = [j for j in js if not _outlier_day(sk[j], sn[j], k, n)]
+        rate = _median_rate([(sk[j], sn[j]) for j in js]) if len(js) >= 3 else None
+        if rate is not None:
+            kept = [j for j in js if not _outlier_day(sk[j], sn[j], rate)]
             if 2 <= len(kept) < len(js):
                 js = kept
                 k = n = 0
