@@ -125,18 +125,18 @@ class _Hours:
         self.sn = _window_sums(n, smooth, smooth)
 
 
-def _median_rate(days: list[tuple[int, int]]) -> float | None:
-    """The rate of pooled days ``(k, n)`` weighted by their traffic: the rate below which half the trials fall
-    (robust to a few days of past incidents, however extreme); None without traffic."""
-    total = sum(n for _, n in days)
-    if total <= 0:
+def _median_rate(js: list[int], k: list[int], n: list[int], rate: list[float], total_n: int) -> float | None:
+    """The rate of the pooled days ``js`` weighted by their traffic (``rate[j]`` is ``k[j] / n[j]``, infinite
+    without traffic; ``total_n`` the days' summed ``n``): the rate below which half the trials fall, robust to a few
+    days of past incidents however extreme; None without traffic."""
+    if total_n <= 0:
         return None
     seen = 0
-    for k, n in sorted(((k, n) for k, n in days if n > 0), key=lambda d: d[0] / d[1]):
-        seen += n
-        if 2 * seen >= total:
-            return k / n
-    raise AssertionError("unreachable: the weights add up to the total")
+    for j in sorted(js, key=rate.__getitem__):
+        seen += n[j]
+        if 2 * seen >= total_n:
+            return k[j] / n[j]
+    raise AssertionError("unreachable: the days' traffic adds up to the total")
 
 
 def _outlier_day(k: int, n: int, rate: float) -> bool:
@@ -183,6 +183,7 @@ def fit_baseline(hourly: Series, at_s: int, *, test_hours: int, season: Seasonal
 
     offsets = _lag_offsets(season)
     sk, sn = hours.sk, hours.sn
+    s_rate = [k / n if n > 0 else math.inf for k, n in zip(sk, sn, strict=True)]
     # each hour's whole day: the 24 hours centred on it
     dk = _window_sums(hours.k, DAY_H // 2, DAY_H // 2 - 1)
     dn = _window_sums(hours.n, DAY_H // 2, DAY_H // 2 - 1)
@@ -199,7 +200,7 @@ def fit_baseline(hourly: Series, at_s: int, *, test_hours: int, season: Seasonal
             js.append(j)
             k += sk[j]
             n += sn[j]
-        rate = _median_rate([(sk[j], sn[j]) for j in js]) if len(js) >= 3 else None
+        rate = _median_rate(js, sk, sn, s_rate, n) if len(js) >= 3 else None
         if rate is not None:
             kept = [j for j in js if not _outlier_day(sk[j], sn[j], rate)]
             if 2 <= len(kept) < len(js):
