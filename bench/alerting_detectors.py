@@ -1026,6 +1026,15 @@ def run_seed(
     return list(outs.values())
 
 
+class _Unpickler(pickle.Unpickler):
+    """Reads this benchmark's records whether they were pickled with it run as a script or imported."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module in ("__main__", "alerting_detectors"):
+            return getattr(sys.modules[__name__], name)
+        return super().find_class(module, name)
+
+
 class AlertCache:
     """The replay's alerts per (simulator, seed, variant and settings), pickled in a folder, so that pending times and
     holds are compared on them without replaying again. An entry is keyed by the replay's settings and by the source
@@ -1051,7 +1060,10 @@ class AlertCache:
 
     def load(self, key: tuple[Any, ...]) -> Any:
         path = self._path(key)
-        return pickle.loads(path.read_bytes()) if path.exists() else None
+        if not path.exists():
+            return None
+        with path.open("rb") as f:
+            return _Unpickler(f).load()
 
     def save(self, key: tuple[Any, ...], value: Any) -> None:
         tmp = self._path(key).with_suffix(".tmp")
