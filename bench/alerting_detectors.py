@@ -986,12 +986,15 @@ def run_seed(
     for variant in ("free", "inc"):
         key = (sim_name, seed, warm_days, test_days, incidents, variant, tuple(settings.items()), SPIKE.alpha)
         cached = cache.load(key) if cache else None
-        stats, static = cached if cached else (RunStats(), [])
-        for metric in sim.METRICS if not cached else ():
-            replay_metric(tr, metric, variant, stats, settings)
-            static += static_alerts(tr, metric, variant)
-        if cache and not cached:
-            cache.save(key, (stats, static))
+        if cached is not None:
+            stats, static = cached
+        else:
+            stats, static = RunStats(), []
+            for metric in sim.METRICS:
+                replay_metric(tr, metric, variant, stats, settings)
+                static += static_alerts(tr, metric, variant)
+            if cache:
+                cache.save(key, (stats, static))
         st_eps = episodes(static, tr.hier)
         st_pages, _ = false_notifications(tr, st_eps)
         st_incidents = score_incidents(tr, st_eps) if variant == "inc" else []

@@ -125,17 +125,18 @@ class _Hours:
         self.sn = _window_sums(n, smooth, smooth)
 
 
-def _median_rate(js: list[int], k: list[int], n: list[int], rate: list[float], total_n: int) -> float | None:
-    """The rate of the pooled days ``js`` weighted by their traffic (``rate[j]`` is ``k[j] / n[j]``, infinite
-    without traffic; ``total_n`` the days' summed ``n``): the rate below which half the trials fall, robust to a few
-    days of past incidents however extreme; None without traffic."""
+def _median_rate(js: list[int], n: list[int], rate: list[float], total_n: int) -> float | None:
+    """The rate of the pooled days ``js`` weighted by their traffic ``n`` (``rate[j]`` infinite without traffic;
+    ``total_n`` the days' summed ``n``): the rate below which half the trials fall, robust to a few days of past
+    incidents however extreme; None without traffic. (``common_mode.weighted_median_without`` computes the same on
+    sorted pairs; here, run for every hour of every fit, the day indices are sorted by a rate list computed once.)"""
     if total_n <= 0:
         return None
     seen = 0
     for j in sorted(js, key=rate.__getitem__):
         seen += n[j]
         if 2 * seen >= total_n:
-            return k[j] / n[j]
+            return rate[j]
     raise AssertionError("unreachable: the days' traffic adds up to the total")
 
 
@@ -200,7 +201,7 @@ def fit_baseline(hourly: Series, at_s: int, *, test_hours: int, season: Seasonal
             js.append(j)
             k += sk[j]
             n += sn[j]
-        rate = _median_rate(js, sk, sn, s_rate, n) if len(js) >= 3 else None
+        rate = _median_rate(js, sn, s_rate, n) if len(js) >= 3 else None
         if rate is not None:
             kept = [j for j in js if not _outlier_day(sk[j], sn[j], rate)]
             if 2 <= len(kept) < len(js):
